@@ -1,0 +1,1 @@
+"""paddleseg_panoptic.models."""
