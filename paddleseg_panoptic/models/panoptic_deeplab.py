@@ -98,7 +98,7 @@ class PanopticDeepLab(nn.Layer):
         if pretrained is not None:
             # Imported here: utils.weights imports paddleseg's download helpers.
             from paddleseg_panoptic.utils.weights import load_pretrained
-            load_pretrained(self, pretrained)
+            load_pretrained(self, pretrained, key="model.pretrained")
 
     def forward(self, x):
         features = self.backbone(x)
