@@ -140,3 +140,15 @@ def test_eval_is_deterministic_and_train_mode_is_not():
 def test_bad_backbone_indices_are_rejected():
     with pytest.raises(ValueError, match="backbone_indices"):
         PanopticDeepLab(5, ResNet18_vd(output_stride=32), backbone_indices=[2, 1, 0, 4])
+
+
+def test_to_static_with_dynamic_shapes_matches_dynamic_graph():
+    # Exported models see heights only at run time: the offset scale must follow the rule
+    # there too (130 is even -> 3, 129 odd -> 4 with a head height of 33).
+    model = constant_output_model()
+    spec = [paddle.static.InputSpec([None, 3, None, None], "float32")]
+    static = paddle.jit.to_static(model, input_spec=spec, full_graph=True)
+    for height, scale in ((129, 4), (130, 3)):
+        offset = static(paddle.rand([1, 3, height, 33]))[2]
+        np.testing.assert_allclose(offset[0, 1].numpy(), np.full((height, 33), 2.0 * scale),
+                                   rtol=1e-6)
