@@ -43,7 +43,12 @@ def r50():
     return model
 
 
-def test_registered_in_models():
+def test_registered_in_models_and_not_replaceable():
+    assert manager.MODELS.components_dict["PanopticDeepLab"] is PanopticDeepLab
+
+    impostor = type("PanopticDeepLab", (paddle.nn.Layer,), {})   # same name, another class
+    with pytest.raises(KeyError, match="PanopticDeepLab"):
+        manager.register(manager.MODELS)(impostor)
     assert manager.MODELS.components_dict["PanopticDeepLab"] is PanopticDeepLab
 
 
