@@ -94,11 +94,7 @@ def test_reference_configs_values():
 
 def test_reference_model_section_matches_the_manifest():
     import json
-    manifest = os.path.join("/work/shared/reference", "panoptic_deeplab_r50_os32_state_dict.json")
-    if not os.path.isfile(manifest):
-        manifest = os.path.join(REPO, "tests", "data", "panoptic_deeplab_r50_os32_state_dict.json")
-    if not os.path.isfile(manifest):
-        pytest.skip("manifest not available")
+    manifest = os.path.join(REPO, "tests", "data", "panoptic_deeplab_r50_os32_state_dict.json")
     with open(manifest) as f:
         expected = json.load(f)["build_kwargs"]["model"]
     model = Config(REF_BS1).dic["model"]
