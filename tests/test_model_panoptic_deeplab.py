@@ -58,6 +58,8 @@ def test_state_dict_equals_reference_manifest(r50):
            for name, t in r50.state_dict().items()]
     assert got == expected   # names, order, shapes and dtypes
     assert sum(int(np.prod(s)) for _, s, _ in got) == manifest["total_params"]
+    trainable = sum(int(np.prod(p.shape)) for p in r50.parameters() if not p.stop_gradient)
+    assert trainable == manifest["trainable_params"]
 
 
 def test_r50_forward_shapes(r50):
