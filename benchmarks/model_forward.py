@@ -1,7 +1,8 @@
-"""Forward-pass latency of PanopticDeepLab built from a config (eval mode, no grad).
+r"""Forward-pass latency of PanopticDeepLab built from a config (eval mode, no grad).
 
 Usage:
-    python benchmarks/model_forward.py --config configs/quick_start/panoptic_deeplab_resnet18_os32_toy.yml \
+    python benchmarks/model_forward.py \
+        --config configs/quick_start/panoptic_deeplab_resnet18_os32_toy.yml \
         --height 257 --width 513 --repeat 5
 
 Prints a JSON line and writes it to benchmarks/results/model_forward_<config name>.json.

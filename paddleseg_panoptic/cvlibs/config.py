@@ -15,7 +15,6 @@ import paddle
 import yaml
 from paddleseg.utils import logger
 
-from paddleseg_panoptic.cvlibs import manager
 from paddleseg_panoptic.cvlibs.builder import ConfigError, build_object, lookup_component
 
 KNOWN_TOP_LEVEL_KEYS = ("batch_size", "iters", "model", "train_dataset", "val_dataset",
