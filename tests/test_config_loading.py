@@ -181,7 +181,11 @@ def test_unknown_opts_key_names_key_and_file(chain):
         Config(chain, opts=["iters"])
 
 
-def test_missing_required_value_is_named(tmp_path):
+def test_missing_or_invalid_required_value_is_named(tmp_path):
     path = write(tmp_path / "c.yml", "batch_size: 1\n")
     with pytest.raises(ConfigError, match="iters"):
         Config(path).iters
+    with pytest.raises(ConfigError, match="batch_size.*positive"):
+        Config(path, batch_size=0).batch_size
+    with pytest.raises(ConfigError, match="batch_size.*number"):
+        Config(path, opts="batch_size=two").batch_size   # a single string is one override
