@@ -2,8 +2,9 @@
 
 The targets are defined per segment (see :class:`PanopticTargetGenerator`), but computed in a
 fixed number of whole-image passes: one pixel -> segment index map, per-segment lookup tables
-for the per-pixel maps, 2-D histograms for areas and centroids, and one constant-size Gaussian
-window per instance. The cost does not grow with the number of segments.
+read through it for the per-pixel maps, exact areas and centroids from the runs of equal
+segments along rows, and one constant-size Gaussian window per instance. The cost does not grow
+with the number of segments (the reference compares the whole image with every segment id).
 """
 import cv2
 import numpy as np
