@@ -36,3 +36,10 @@ def test_raw_labels_equal_the_per_segment_versions(seed):
     np.testing.assert_array_equal(raw_semantic(rgb, segments), slow_raw_semantic(rgb, segments))
     np.testing.assert_array_equal(raw_instance(rgb), slow_raw_instance(rgb))
     np.testing.assert_array_equal(raw_panoptic(rgb, segments), slow_raw_panoptic(rgb, segments))
+
+
+def test_raw_instance_numbers_ids_strictly_above_1000():
+    # 1000 itself is not an instance (the definition says "> 1000"); 999 is stuff or crowd.
+    ids = np.array([[1000, 1001, 999], [33005, 1001, 0]])
+    np.testing.assert_array_equal(raw_instance(to_rgb(ids)), [[0, 1, 0], [2, 1, 0]])
+    np.testing.assert_array_equal(raw_instance(ids), raw_instance(to_rgb(ids)))  # id maps too

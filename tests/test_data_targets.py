@@ -211,3 +211,31 @@ def test_rgb2id():
     assert rgb2id(rgb).dtype == np.int32
     assert rgb2id((145, 101, 0)) == 26001
     np.testing.assert_array_equal(rgb2id(rgb.astype(np.int64)), rgb2id(rgb))
+
+
+def test_segment_index_map_dense_and_sorted_paths():
+    from paddleseg_panoptic.transforms.segment_index import segment_index_map
+
+    ids = np.array([[7, 26001, 5], [0, 16777215, 7]])
+    # Position in the list, len(list) (= 3) for unlisted ids. 16777215 > 2^22 forces the
+    # sorted search instead of a dense table.
+    np.testing.assert_array_equal(segment_index_map(ids, [26001, 16777215, 7]),
+                                  [[2, 0, 3], [3, 1, 2]])
+    np.testing.assert_array_equal(segment_index_map(ids, [26001, 7]), [[1, 0, 2], [2, 2, 1]])
+    np.testing.assert_array_equal(segment_index_map(ids, []), np.zeros((2, 3)))
+    assert segment_index_map(ids, [7]).dtype == np.uint8
+    assert segment_index_map(ids, list(range(1000, 1300))).dtype == np.int32
+
+
+def test_equals_the_per_segment_definition_with_ids_beyond_the_dense_table():
+    rng = np.random.default_rng(11)
+    rgb, segments = random_label(rng, 30, 40, num_things=8)
+    ids = rgb2id(rgb).astype(np.int64)
+    ids[:6, :9] = 9_000_000  # a listed stuff segment with a very large id
+    segments.append({"id": 9_000_000, "category_id": 4, "iscrowd": 0})
+    fast = make(sigma=2)(to_rgb(ids), segments)
+    slow = slow_targets(to_rgb(ids), segments, 255, THINGS, sigma=2)
+    for key in TARGET_KEYS:
+        if key != "center_points":
+            np.testing.assert_array_equal(fast[key], slow[key], err_msg=key)
+    assert (fast["semantic"][:6, :9] == 4).all()
