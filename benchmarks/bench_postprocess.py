@@ -8,9 +8,11 @@ Gaussian centre peaks and noisy offsets pointing at their centres) at 1024x2048.
 
 for the package and for a dense version written here the way the reference works (a K x H*W
 distance matrix over every pixel, one whole-image mask per instance and per stuff class). Times
-are medians in ms (wall and CPU time, runs interleaved); peak extra memory is tracemalloc's peak (numpy allocations) in MB, measured
-in separate runs. Also timed: the chain on paddle CPU tensors (converted to numpy inside) and the
-paddle-native implementation run on the CPU, to justify the CPU dispatch.
+are medians in ms of wall and CPU (process) time, the versions' runs interleaved; peak extra
+memory is tracemalloc's peak (numpy allocations, the returned arrays included: see
+``chain_outputs_mb``) in MiB, measured in separate runs. Also timed:
+the chain on paddle CPU tensors (shared with numpy inside) and the paddle-native
+implementation run on the CPU, to justify the CPU dispatch.
 
 Usage: python benchmarks/bench_postprocess.py [--centers 30 199] [--repeats 5]
 Writes benchmarks/results/postprocess.json.
@@ -214,7 +216,10 @@ def main():
         d_ins, d_pan = dense_postprocess(*post_args)
         found = int(ins.max())
         assert (ins == d_ins).all() and (pan == d_pan).all(), "package and dense disagree"
+        outputs_mb = sum(v.nbytes for v in package_chain(*chain_args).values()
+                         if v is not None) / 2 ** 20
         run = {"centers": k, "centers_found": found, "inputs_mb": round(inputs_mb, 1),
+               "chain_outputs_mb": round(outputs_mb, 1),
                "thing_pixels": int(np.isin(semantic, THINGS).sum())}
         fns = {"postprocess": (package_postprocess, post_args),
                "postprocess_dense": (dense_postprocess, post_args),

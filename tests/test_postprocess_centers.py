@@ -133,3 +133,21 @@ def test_random_equals_slow_numpy_and_paddle():
         np.testing.assert_array_equal(tensor.numpy(), want)
         assert native.dtype == paddle.int64
         np.testing.assert_array_equal(native.numpy(), want)
+
+
+def test_peaks_across_tile_borders_match_the_slow_version():
+    # Maps larger than the 32-pixel tiles of the numpy implementation, with sparse peaks so
+    # that some tiles are skipped and windows straddle tile borders.
+    rng = np.random.default_rng(7)
+    for height, width in ((45, 70), (64, 33), (33, 97)):
+        h = np.zeros((1, height, width), np.float32)
+        n = 25
+        ys, xs = rng.integers(0, height, n), rng.integers(0, width, n)
+        h[0, ys, xs] = np.round(rng.random(n) * 4) / 4 + 0.25
+        h[0, 31:33, :] = np.maximum(h[0, 31:33, :], 0.3)  # a ridge along a tile border
+        for kernel, top_k in ((7, 200), (3, 6), (5, None)):
+            want = slow_centers(h, 0.1, kernel, top_k)
+            got = find_instance_center(h, 0.1, kernel, top_k)
+            assert (got is None) == (want is None)
+            if want is not None:
+                np.testing.assert_array_equal(got, want)

@@ -100,7 +100,10 @@ def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_i
     is_thing = np.zeros(n_cls, dtype=bool)
     is_thing[things] = True
     table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
-    return table.reshape(-1)[key].reshape(shape)
+    # Gather in place: each element reads its own key before it is overwritten ('wrap' mode,
+    # unlike the default, does not buffer; every key is in range).
+    np.take(table.reshape(-1), key, out=key, mode="wrap")
+    return key.reshape(shape)
 
 
 def _merge_paddle(semantic, instance, label_divisor, things, stuff_area, ignore_index):

@@ -31,6 +31,8 @@ _MIN_CELL = 16.0
 _MAX_CELLS = 1 << 14
 # Relative slack of the candidate bound; float32 rounding of a distance is below 1e-6 relative.
 _SLACK = 1e-4
+# Rows of the bands in which the votes are computed (cache-sized temporaries).
+_BAND_ROWS = 64
 # Sentinel centre coordinate: its float32 distance to any in-grid vote is inf.
 _FAR = np.float32(1e30)
 
@@ -98,17 +100,15 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
 
     ext_y, ext_x = hi_y - lo_y, hi_x - lo_x
     cell = max(min_cell, float(np.sqrt(ext_y * ext_x / _MAX_CELLS)))
-    grid_h = int(ext_y // cell) + 1
-    grid_w = int(ext_x // cell) + 1
     inv = np.float32(1.0 / cell)
-    gy = ((vy - np.float32(lo_y)) * inv).astype(np.int32)
-    np.clip(gy, 0, grid_h - 1, out=gy)
-    gx = ((vx - np.float32(lo_x)) * inv).astype(np.int32)
-    np.clip(gx, 0, grid_w - 1, out=gx)
-    gy *= grid_w
-    gy += gx
-    cell_id = gy
-    del gx
+    lo_y32, lo_x32 = np.float32(lo_y), np.float32(lo_x)
+    # The float32 binning below is monotonic, so the largest cell index is the one of the
+    # bounding box's corner: no clipping pass is needed.
+    grid_h = int((np.float32(hi_y) - lo_y32) * inv) + 1
+    grid_w = int((np.float32(hi_x) - lo_x32) * inv) + 1
+    cell_id = ((vy - lo_y32) * inv).astype(np.intp)
+    cell_id *= grid_w
+    cell_id += ((vx - lo_x32) * inv).astype(np.intp)
     occupied = np.flatnonzero(np.bincount(cell_id, minlength=grid_h * grid_w))
 
     # Cell boxes widened by one pixel, so rounding in the binning above cannot put a vote outside
@@ -134,11 +134,11 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     table = np.full((occupied.size, width_m), k, dtype=np.int32)
     table[rows, np.arange(rows.size) - starts[rows]] = cols
 
-    rank_of_cell = np.zeros(grid_h * grid_w, dtype=np.int32)
-    rank_of_cell[occupied] = np.arange(occupied.size, dtype=np.int32)
+    rank_of_cell = np.zeros(grid_h * grid_w, dtype=np.intp)
+    rank_of_cell[occupied] = np.arange(occupied.size)
     rank = rank_of_cell[cell_id]
     del cell_id
-    labels[:] = table[rank, 0]
+    labels[:] = table[:, 0].astype(np.int64)[rank]
     if width_m == 1:
         return labels
 
@@ -160,6 +160,32 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     return labels
 
 
+def _votes(offsets, mask=None):
+    """float32 voted locations (y + dy, x + dx) of the pixels of flat ``mask`` (or all).
+
+    Computed in row bands, so no full-image temporary is allocated.
+    """
+    height, width = offsets.shape[1:]
+    off_y = np.asarray(offsets[0], dtype=np.float32)
+    off_x = np.asarray(offsets[1], dtype=np.float32)
+    if mask is None:
+        vy = (np.arange(height, dtype=np.float32)[:, None] + off_y).reshape(-1)
+        vx = (np.arange(width, dtype=np.float32)[None, :] + off_x).reshape(-1)
+        return vy, vx
+    mask = mask.reshape(height, width)
+    starts = np.zeros(height + 1, dtype=np.intp)
+    np.cumsum(np.count_nonzero(mask, axis=1), out=starts[1:])
+    vy = np.empty(starts[-1], dtype=np.float32)
+    vx = np.empty(starts[-1], dtype=np.float32)
+    cols = np.arange(width, dtype=np.float32)
+    for r in range(0, height, _BAND_ROWS):
+        e = min(r + _BAND_ROWS, height)
+        band = mask[r:e]
+        vy[starts[r]:starts[e]] = (np.arange(r, e, dtype=np.float32)[:, None] + off_y[r:e])[band]
+        vx[starts[r]:starts[e]] = (cols + off_x[r:e])[band]
+    return vy, vx
+
+
 def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="grid", min_cell=_MIN_CELL):
     """numpy grouping; returns [1, H, W] int64 ids (0 outside ``mask``).
 
@@ -175,11 +201,7 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="grid", 
     if k == 1:
         out[slice(None) if mask is None else mask] = 1
         return out.reshape(1, height, width)
-    vy = (np.arange(height, dtype=np.float32)[:, None] + np.asarray(offsets[0], np.float32))
-    vx = (np.arange(width, dtype=np.float32)[None, :] + np.asarray(offsets[1], np.float32))
-    vy, vx = vy.reshape(-1), vx.reshape(-1)
-    if mask is not None:
-        vy, vx = vy[mask], vx[mask]
+    vy, vx = _votes(offsets, mask)
     cy = ctr[:, 0].astype(np.float32)
     cx = ctr[:, 1].astype(np.float32)
     if method == "dense":

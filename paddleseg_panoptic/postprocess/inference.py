@@ -1,6 +1,4 @@
 """The whole post-processing chain for one image, from the three network outputs (SPEC 6)."""
-import numbers
-
 import numpy as np
 import paddle
 import paddle.nn.functional as F
@@ -163,7 +161,7 @@ def panoptic_postprocess(semantic_logits, center_heatmap, offsets, *, thing_list
     things = _arrays.check_thing_list(thing_list)
     _check_center_args(threshold, nms_kernel, top_k)
     _check_fusion_args(label_divisor, stuff_area, ignore_index)
-    if isinstance(softmax, numbers.Integral) is False and not isinstance(softmax, bool):
+    if not isinstance(softmax, (bool, np.bool_)):
         raise ValueError(f"softmax must be a bool, got {softmax!r}")
     size = _check_output_size(output_size, height, width)
     args = (things, int(label_divisor), stuff_area, int(ignore_index), float(threshold),
