@@ -31,6 +31,8 @@ _MIN_CELL = 16.0
 _MAX_CELLS = 1 << 14
 # Relative slack of the candidate bound; float32 rounding of a distance is below 1e-6 relative.
 _SLACK = 1e-4
+# Elements of a [cells, centres] block of the candidate search (float64 temporaries).
+_CANDIDATE_BLOCK = 1 << 18
 # Rows of the bands in which the votes are computed (cache-sized temporaries).
 _BAND_ROWS = 64
 # Sentinel centre coordinate: its float32 distance to any in-grid vote is inf.
@@ -111,53 +113,80 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     cell_id += ((vx - lo_x32) * inv).astype(np.intp)
     occupied = np.flatnonzero(np.bincount(cell_id, minlength=grid_h * grid_w))
 
-    # Cell boxes widened by one pixel, so rounding in the binning above cannot put a vote outside
-    # its cell's box.
-    y0 = lo_y + (occupied // grid_w) * cell - 1.0
-    x0 = lo_x + (occupied % grid_w) * cell - 1.0
-    y1, x1 = y0 + cell + 2.0, x0 + cell + 2.0
-    cy64, cx64 = cy.astype(np.float64), cx.astype(np.float64)
-    ny = np.maximum(np.maximum(y0[:, None] - cy64, cy64 - y1[:, None]), 0.0)
-    nx = np.maximum(np.maximum(x0[:, None] - cx64, cx64 - x1[:, None]), 0.0)
-    near2 = ny * ny + nx * nx
-    fy = np.maximum(cy64 - y0[:, None], y1[:, None] - cy64)
-    fx = np.maximum(cx64 - x0[:, None], x1[:, None] - cx64)
-    far2 = fy * fy + fx * fx
-    # Every point of a box is within sqrt(min far2) of some centre, so a centre whose nearest
-    # point of the box is farther than that (plus slack) is never nearest, nor tied.
-    bound2 = far2.min(axis=1) * (1.0 + _SLACK) ** 2
-    cand = near2 <= bound2[:, None]
-    ncand = cand.sum(axis=1)
-    width_m = int(ncand.max())
-    rows, cols = np.nonzero(cand)  # row-major: candidates ascending within each cell
-    starts = np.concatenate([[0], np.cumsum(ncand)[:-1]])
-    table = np.full((occupied.size, width_m), k, dtype=np.int32)
-    table[rows, np.arange(rows.size) - starts[rows]] = cols
+    cells, cols = _cell_candidates(occupied // grid_w, occupied % grid_w, lo_y, lo_x, cell, cy, cx)
+    ncand = np.bincount(cells, minlength=occupied.size)
+    starts = np.zeros(occupied.size + 1, dtype=np.intp)
+    np.cumsum(ncand, out=starts[1:])
 
     rank_of_cell = np.zeros(grid_h * grid_w, dtype=np.intp)
     rank_of_cell[occupied] = np.arange(occupied.size)
     rank = rank_of_cell[cell_id]
     del cell_id
-    labels[:] = table[:, 0].astype(np.int64)[rank]
-    if width_m == 1:
+    labels[:] = cols[starts[:-1]][rank]  # the first (for most cells, the only) candidate
+    if int(ncand.max()) == 1:
         return labels
 
     cy_ext = np.append(cy, _FAR).astype(np.float32)
     cx_ext = np.append(cx, _FAR).astype(np.float32)
     # Votes whose cell has m > 1 candidates are evaluated in groups of similar m (next power of
-    # two), so one crowded cell does not make every vote pay for its candidate count.
+    # two), so one crowded cell does not make every vote pay for its candidate count; each
+    # group's [cells, m] candidate table is padded with the sentinel centre k.
     level = np.ceil(np.log2(np.maximum(ncand, 1))).astype(np.int8)
     level_px = level[rank]
     for lev in range(1, int(level.max()) + 1):
-        sel = np.flatnonzero(level_px == lev)
-        if sel.size == 0:
+        in_level = np.flatnonzero(level == lev)
+        if in_level.size == 0:
             continue
-        m = min(1 << lev, width_m)
+        m = int(ncand[in_level].max())
+        table = np.full((in_level.size, m), k, dtype=np.intp)
+        for j in range(m):  # column j holds each cell's j-th candidate, where it has one
+            has = ncand[in_level] > j
+            table[has, j] = cols[starts[in_level[has]] + j]
+        row_of_cell = np.zeros(occupied.size, dtype=np.intp)
+        row_of_cell[in_level] = np.arange(in_level.size)
+        sel = np.flatnonzero(level_px == lev)
         step = max(1, budget // m)
         for s in range(0, sel.size, step):
             part = sel[s:s + step]
-            labels[part] = _nearest(vy[part], vx[part], cy_ext, cx_ext, table[rank[part], :m])
+            labels[part] = _nearest(vy[part], vx[part], cy_ext, cx_ext,
+                                    table[row_of_cell[rank[part]]])
     return labels
+
+
+def _cell_candidates(gy, gx, lo_y, lo_x, cell, cy, cx):
+    """Centres that can be nearest (or tied) to some point of each grid cell.
+
+    Args:
+        gy, gx (np.ndarray): [n] cell row / column indices.
+        lo_y, lo_x, cell (float): grid origin and cell side.
+        cy, cx (np.ndarray): [K] float32 centres.
+
+    Returns:
+        tuple: (cells, cols), the pairs (cell index into gy, centre index), sorted by cell and
+        then centre. Computed in blocks of cells, so the float64 temporaries stay small.
+    """
+    k = cy.shape[0]
+    cy64, cx64 = cy.astype(np.float64), cx.astype(np.float64)
+    step = max(1, _CANDIDATE_BLOCK // k)
+    cells, cols = [], []
+    for s in range(0, gy.size, step):
+        # Cell boxes widened by one pixel, so rounding in the float32 binning cannot put a vote
+        # outside its cell's box.
+        y0 = (lo_y + gy[s:s + step] * cell - 1.0)[:, None]
+        x0 = (lo_x + gx[s:s + step] * cell - 1.0)[:, None]
+        y1, x1 = y0 + (cell + 2.0), x0 + (cell + 2.0)
+        near = np.maximum(np.maximum(y0 - cy64, cy64 - y1), 0.0) ** 2
+        near += np.maximum(np.maximum(x0 - cx64, cx64 - x1), 0.0) ** 2
+        far = np.maximum(cy64 - y0, y1 - cy64) ** 2
+        far += np.maximum(cx64 - x0, x1 - cx64) ** 2
+        # Every point of a box is within sqrt(min far) of some centre, so a centre whose
+        # nearest point of the box is farther than that (plus slack) is never nearest, nor
+        # tied with the nearest.
+        bound = far.min(axis=1, keepdims=True) * (1.0 + _SLACK) ** 2
+        rows, cs = np.nonzero(near <= bound)  # row-major: centres ascending within a cell
+        cells.append(rows + s)
+        cols.append(cs)
+    return np.concatenate(cells), np.concatenate(cols)
 
 
 def _votes(offsets, mask=None):
