@@ -84,3 +84,27 @@ def check_thing_list(thing_list):
     if things and things[0] < 0:
         raise ValueError(f"thing_list must hold non-negative class ids, got {thing_list!r}")
     return things
+
+
+def id_bound(x, name):
+    """1 + the largest value of a non-negative integer array, in a single scan.
+
+    Viewing signed integers as unsigned makes every negative value larger than any valid one,
+    so one ``max`` both sizes lookup tables and detects negative ids.
+
+    Raises:
+        ValueError: ``x`` is not an integer array or holds a negative value.
+    """
+    if x.size == 0:
+        return 0
+    kind = x.dtype.kind
+    if kind == "b":
+        return 2
+    if kind == "u":
+        return int(x.max()) + 1
+    if kind != "i":
+        raise ValueError(f"{name} must be an integer array, got dtype {x.dtype}")
+    top = int(x.view(np.dtype(f"u{x.dtype.itemsize}")).max())
+    if top >= 2 ** (8 * x.dtype.itemsize - 1):
+        raise ValueError(f"{name} must hold non-negative ids, found {int(x.min())}")
+    return top + 1

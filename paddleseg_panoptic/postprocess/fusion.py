@@ -70,33 +70,30 @@ def _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index):
 
 def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_index,
                  num_classes=None, num_ids=None):
-    """numpy fusion of two [H, W] maps (semantic non-negative, checked by the caller).
+    """numpy fusion of two [H, W] maps of non-negative integer ids.
 
     ``num_classes`` (> every class id) and ``num_ids`` (> every instance id) may be given when
     the caller knows them, which saves two scans of the image.
     """
     shape = semantic.shape
+    if semantic.size == 0:
+        return np.full(shape, ignore_index, dtype=np.int64)
+    if num_classes is None:
+        num_classes = _arrays.id_bound(semantic, "semantic")
+    if num_ids is None:
+        num_ids = _arrays.id_bound(instance, "instance")
     sem = semantic.reshape(-1).astype(np.int64, copy=False)
     ins = instance.reshape(-1).astype(np.int64, copy=False)
-    if ins.size == 0:
-        return np.full(shape, ignore_index, dtype=np.int64)
-    n_cls = max(int(sem.max()) + 1 if num_classes is None else num_classes,
-                things[-1] + 1 if things else 1)
-    slots = int(ins.max()) + 1 if num_ids is None else num_ids
+    n_cls = max(num_classes, things[-1] + 1 if things else 1)
+    slots = num_ids
     if slots > _MAX_DIRECT_IDS:
         # Arbitrary large ids: use their ranks (ascending order kept, 0 stays 0).
         uniq, ins = np.unique(ins, return_inverse=True)
-        if uniq[0] < 0:
-            raise ValueError(f"instance must hold non-negative ids, found {int(uniq[0])}")
         ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
         slots = int(ins.max()) + 1
     key = ins * n_cls
     key += sem
-    try:
-        # As 0 <= sem < n_cls, a key is negative exactly where an instance id is.
-        counts = np.bincount(key, minlength=slots * n_cls).reshape(slots, n_cls)
-    except ValueError as err:
-        raise ValueError(f"instance must hold non-negative ids, found {int(ins.min())}") from err
+    counts = np.bincount(key, minlength=slots * n_cls).reshape(slots, n_cls)
     is_thing = np.zeros(n_cls, dtype=bool)
     is_thing[things] = True
     table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
@@ -160,9 +157,6 @@ def merge_semantic_and_instance(semantic, instance, label_divisor, thing_list, s
             raise ValueError(f"semantic must hold non-negative class ids, found {int(sem.min())}")
         return _merge_paddle(sem, instance[0], int(label_divisor), things, stuff_area,
                              int(ignore_index)).unsqueeze(0)
-    sem = _arrays.to_numpy(semantic)[0].astype(np.int64, copy=False)
-    if sem.size and int(sem.min()) < 0:
-        raise ValueError(f"semantic must hold non-negative class ids, found {int(sem.min())}")
-    panoptic = _merge_numpy(sem, _arrays.to_numpy(instance)[0], int(label_divisor), things,
-                            stuff_area, int(ignore_index))[None]
+    panoptic = _merge_numpy(_arrays.to_numpy(semantic)[0], _arrays.to_numpy(instance)[0],
+                            int(label_divisor), things, stuff_area, int(ignore_index))[None]
     return _arrays.to_tensor(panoptic, semantic) if _arrays.is_tensor(semantic) else panoptic

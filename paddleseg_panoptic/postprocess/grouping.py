@@ -326,10 +326,7 @@ def thing_mask_numpy(semantic, thing_list, num_classes=None):
     if not thing_list:
         return np.zeros(semantic.shape, dtype=bool)
     if num_classes is None:
-        low = int(semantic.min())
-        if low < 0:
-            raise ValueError(f"semantic must hold non-negative class ids, found {low}")
-        num_classes = int(semantic.max()) + 1
+        num_classes = _arrays.id_bound(semantic, "semantic")
     lut = np.zeros(max(num_classes, thing_list[-1] + 1), dtype=bool)
     lut[thing_list] = True
     return lut[semantic]
