@@ -1,0 +1,145 @@
+"""Instance centre finding: threshold, non-maximum suppression and strict top-k (SPEC 6.2)."""
+import numbers
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+from . import _arrays
+from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
+
+__all__ = ["find_instance_center"]
+
+# Side of the square tiles of the numpy non-maximum suppression.
+_TILE = 32
+
+
+def _check_args(threshold, nms_kernel, top_k):
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise ValueError(f"threshold must be a real number, got {threshold!r}")
+    if (isinstance(nms_kernel, bool) or not isinstance(nms_kernel, numbers.Integral)
+            or nms_kernel < 1 or nms_kernel % 2 == 0):
+        raise ValueError(f"nms_kernel must be a positive odd int, got {nms_kernel!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral)
+                              or top_k < 1):
+        raise ValueError(f"top_k must be None or a positive int, got {top_k!r}")
+
+
+def _window_max_1d(a, k, axis):
+    """Max over every window of length ``k`` along ``axis`` ('valid': output is k - 1 shorter).
+
+    Doubles the covered length with each ``np.maximum`` of two shifted views, so a window of 7
+    costs 3 passes instead of 6 and never leaves numpy's vectorised loops.
+    """
+    n = a.shape[axis]
+    out_len = n - k + 1
+
+    def view(arr, start, length):
+        index = [slice(None)] * arr.ndim
+        index[axis] = slice(start, start + length)
+        return arr[tuple(index)]
+
+    cur, width = a, 1
+    while 2 * width <= k:
+        length = cur.shape[axis] - width
+        cur = np.maximum(view(cur, 0, length), view(cur, width, length))
+        width *= 2
+    if width < k:
+        # Two overlapping windows of ``width`` cover exactly ``k``.
+        cur = np.maximum(view(cur, 0, out_len), view(cur, k - width, out_len))
+    return cur
+
+
+def _find_centers_numpy(hmp, threshold, nms_kernel, top_k):
+    h = np.asarray(hmp, dtype=np.float32)[0]
+    height, width = h.shape
+    # Only values above the threshold and above 0 can be centres, and a value <= 0 next to one
+    # never beats it: every other value may be replaced by 0 (the padding value) without
+    # changing the centres. The map is cut into tiles and only tiles holding such a value
+    # (with a halo of the window radius) are filtered, so sparse heatmaps are cheap.
+    pos = h > max(threshold, 0.0)  # NaN compares False
+    t = _TILE
+    r = (nms_kernel - 1) // 2
+    tiles_y, tiles_x = -(-height // t), -(-width // t)
+    pos_tiles = np.zeros((tiles_y * t, tiles_x * t), dtype=bool)
+    pos_tiles[:height, :width] = pos
+    ty, tx = np.nonzero(pos_tiles.reshape(tiles_y, t, tiles_x, t).any(axis=(1, 3)))
+    if ty.size == 0:
+        return None
+    padded = np.zeros((tiles_y * t + 2 * r, tiles_x * t + 2 * r), dtype=np.float32)
+    np.copyto(padded[r:r + height, r:r + width], h, where=pos)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (t + 2 * r, t + 2 * r))
+    stack = windows[ty * t, tx * t]  # [tiles, t + 2r, t + 2r], a copy of the active tiles
+    pooled = _window_max_1d(_window_max_1d(stack, nms_kernel, 2), nms_kernel, 1)
+    inner = stack[:, r:r + t, r:r + t]
+    peaks = inner == pooled
+    peaks &= inner > 0
+    n, py, px = np.nonzero(peaks)
+    values = inner[n, py, px]
+    py += ty[n] * t
+    px += tx[n] * t
+    order = np.argsort(py * width + px, kind="stable")  # row-major, as the SPEC lists them
+    py, px, values = py[order], px[order], values[order]
+    if top_k is not None and values.size >= top_k:
+        # t = top_k-th largest value of the suppressed map (its zeros rank below every peak
+        # when at least top_k peaks exist); centres are strictly greater than t.
+        cut = np.partition(values, values.size - top_k)[values.size - top_k]
+        keep = values > cut
+        py, px = py[keep], px[keep]
+    if py.size == 0:
+        return None
+    return np.stack([py, px], axis=1).astype(np.int64)
+
+
+def _find_centers_paddle(hmp, threshold, nms_kernel, top_k):
+    """Device implementation, same result as the numpy one; ``hmp`` is a [1, H, W] Tensor."""
+    h = hmp.astype("float32")
+    h = paddle.where(h > threshold, h, paddle.zeros_like(h))
+    # Whatever value the pooling pads with, it cannot exceed a positive pixel, and only
+    # positive pixels can be centres: the result equals zero padding.
+    pooled = F.max_pool2d(h.unsqueeze(0), nms_kernel, stride=1, padding=(nms_kernel - 1) // 2)
+    peaks = paddle.logical_and(h > 0, h == pooled[0])[0]
+    values = paddle.where(peaks, h[0], paddle.zeros_like(h[0]))
+    count = int(peaks.astype("int64").sum())
+    if count == 0:
+        return None
+    if top_k is not None and count >= top_k:
+        t = paddle.topk(values.flatten(), top_k)[0][top_k - 1]
+        peaks = paddle.logical_and(peaks, values > t)
+    centers = paddle.nonzero(peaks)
+    if centers.shape[0] == 0:
+        return None
+    return centers.astype("int64")
+
+
+def find_instance_center(ctr_hmp, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_k=TOP_K):
+    """Find instance centres in a centre heatmap.
+
+    Values not above ``threshold`` become 0; a pixel survives non-maximum suppression when it
+    equals the maximum of its ``nms_kernel`` x ``nms_kernel`` window (stride 1, zero padding);
+    with t the ``top_k``-th largest value of the suppressed map (zeros included), the centres are
+    the surviving pixels with a value strictly greater than t and than 0, so at most
+    ``top_k - 1`` are kept when ``top_k`` or more peaks exist.
+
+    Args:
+        ctr_hmp (np.ndarray | Tensor): [1, H, W] centre heatmap (float).
+        threshold (float): values <= threshold are suppressed.
+        nms_kernel (int): odd window size of the non-maximum suppression.
+        top_k (int | None): rank of the cut-off value; None keeps every peak.
+
+    Returns:
+        np.ndarray | Tensor | None: [K, 2] int64 (y, x) in row-major order, same kind as
+        ``ctr_hmp``; None when there is no centre.
+
+    Raises:
+        ValueError: on a bad shape or argument.
+    """
+    _arrays.check_ndim(ctr_hmp, "ctr_hmp", 3, lead=1)
+    _check_args(threshold, nms_kernel, top_k)
+    if _arrays.on_device(ctr_hmp):
+        return _find_centers_paddle(ctr_hmp, float(threshold), int(nms_kernel), top_k)
+    centers = _find_centers_numpy(_arrays.to_numpy(ctr_hmp), float(threshold), int(nms_kernel),
+                                  top_k)
+    if _arrays.is_tensor(ctr_hmp):
+        return _arrays.to_tensor(centers, ctr_hmp)
+    return centers

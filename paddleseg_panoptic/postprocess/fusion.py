@@ -1,0 +1,162 @@
+"""Fusion of the semantic and instance maps into a panoptic map (SPEC 6.4).
+
+Instead of one whole-image mask per instance and per stuff class, a single joint histogram of
+(instance id, class) over all pixels gives every instance's majority class (its thing-class
+columns) and every stuff class's uncovered area (row 0). A small table indexed by
+(instance id, class) then holds every pixel's panoptic id, written in one gather.
+"""
+import numbers
+
+import numpy as np
+import paddle
+
+from . import _arrays
+
+__all__ = ["merge_semantic_and_instance"]
+
+# Above this many distinct instance-id slots, ids are compressed with np.unique first.
+_MAX_DIRECT_IDS = 1 << 20
+
+
+def _check_args(label_divisor, stuff_area, ignore_index):
+    if (isinstance(label_divisor, bool) or not isinstance(label_divisor, numbers.Integral)
+            or label_divisor < 1):
+        raise ValueError(f"label_divisor must be a positive int, got {label_divisor!r}")
+    if isinstance(stuff_area, bool) or not isinstance(stuff_area, numbers.Real):
+        raise ValueError(f"stuff_area must be a number, got {stuff_area!r}")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise ValueError(f"ignore_index must be an int, got {ignore_index!r}")
+
+
+def _instance_lut(counts, label_divisor):
+    """Panoptic id per instance slot from the [slots, classes] histogram of thing pixels.
+
+    Slots are visited in ascending order; an empty one keeps 0 (it is never looked up). Its
+    class is the most frequent one (np.argmax: the smallest on ties); ids of one class count
+    1, 2, ... in slot order.
+    """
+    lut = np.zeros(counts.shape[0], dtype=np.int64)
+    slots = np.flatnonzero(counts.sum(axis=1) > 0)
+    if slots.size == 0:
+        return lut
+    cls = counts[slots].argmax(axis=1).astype(np.int64)
+    order = np.argsort(cls, kind="stable")  # slot order kept inside each class
+    sorted_cls = cls[order]
+    first = np.searchsorted(sorted_cls, sorted_cls, side="left")
+    per_class = np.empty_like(cls)
+    per_class[order] = np.arange(cls.size) - first + 1
+    lut[slots] = cls * label_divisor + per_class
+    return lut
+
+
+def _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index):
+    """[slots, classes] table of the panoptic id of a pixel with (instance slot, class).
+
+    ``counts`` is the joint histogram of (instance slot, class) over all pixels; slot 0 means
+    no instance. Thing classes under an instance slot get the instance's id; stuff classes under
+    slot 0 get the class when its uncovered area reaches ``stuff_area``; every other
+    combination (a thing pixel without instance, a stuff pixel under an instance) is ignored.
+    """
+    slots, n_cls = counts.shape
+    table = np.full((slots, n_cls), ignore_index, dtype=np.int64)
+    thing_counts = counts * is_thing[None, :]
+    thing_counts[0] = 0
+    table[:, is_thing] = _instance_lut(thing_counts, label_divisor)[:, None]
+    table[0, is_thing] = ignore_index
+    stuff = ~is_thing & (counts[0] >= stuff_area)
+    table[0, stuff] = np.flatnonzero(stuff)
+    return table
+
+
+def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_index,
+                 num_classes=None, num_ids=None):
+    """numpy fusion of two [H, W] maps of non-negative integer ids.
+
+    ``num_classes`` (> every class id) and ``num_ids`` (> every instance id) may be given when
+    the caller knows them, which saves two scans of the image.
+    """
+    shape = semantic.shape
+    if semantic.size == 0:
+        return np.full(shape, ignore_index, dtype=np.int64)
+    if num_classes is None:
+        num_classes = _arrays.id_bound(semantic, "semantic")
+    if num_ids is None:
+        num_ids = _arrays.id_bound(instance, "instance")
+    sem = semantic.reshape(-1).astype(np.int64, copy=False)
+    ins = instance.reshape(-1).astype(np.int64, copy=False)
+    n_cls = max(num_classes, things[-1] + 1 if things else 1)
+    slots = num_ids
+    if slots > _MAX_DIRECT_IDS:
+        # Arbitrary large ids: use their ranks (ascending order kept, 0 stays 0).
+        uniq, ins = np.unique(ins, return_inverse=True)
+        ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
+        slots = int(ins.max()) + 1
+    key = ins * n_cls
+    key += sem
+    counts = np.bincount(key, minlength=slots * n_cls).reshape(slots, n_cls)
+    is_thing = np.zeros(n_cls, dtype=bool)
+    is_thing[things] = True
+    table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
+    # Gather in place: each element reads its own key before it is overwritten ('wrap' mode,
+    # unlike the default, does not buffer; every key is in range).
+    np.take(table.reshape(-1), key, out=key, mode="wrap")
+    return key.reshape(shape)
+
+
+def _merge_paddle(semantic, instance, label_divisor, things, stuff_area, ignore_index):
+    """Device fusion of two [H, W] tensors; only the small histogram visits the host."""
+    shape = semantic.shape
+    sem = semantic.flatten().astype("int64")
+    ins = instance.flatten().astype("int64")
+    if int(ins.min()) < 0:
+        raise ValueError(f"instance must hold non-negative ids, found {int(ins.min())}")
+    n_cls = max(int(sem.max()), things[-1] if things else 0) + 1
+    slots = int(ins.max()) + 1
+    key = ins * n_cls + sem
+    counts = paddle.bincount(key, minlength=slots * n_cls).numpy().reshape(slots, n_cls)
+    is_thing = np.zeros(n_cls, dtype=bool)
+    is_thing[things] = True
+    table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
+    table = paddle.to_tensor(table.reshape(-1), place=sem.place)
+    return paddle.gather(table, key).reshape(shape)
+
+
+def merge_semantic_and_instance(semantic, instance, label_divisor, thing_list, stuff_area,
+                                ignore_index):
+    """Panoptic map from a semantic map and a class-agnostic instance map.
+
+    Instance ids are visited in ascending order; an instance's mask is its pixels whose class is
+    a thing class; its class is the most frequent class in the mask (the smallest on ties) and
+    its id ``class * label_divisor + k``, with k = 1, 2, ... counted per class. Each stuff class
+    (any class not in ``thing_list``) is pasted on its pixels that carry no instance (id 0) when
+    they number at least ``stuff_area``. Every other pixel is ``ignore_index``.
+
+    Args:
+        semantic (np.ndarray | Tensor): [1, H, W] int class ids (non-negative).
+        instance (np.ndarray | Tensor): [1, H, W] int instance ids, 0 = no instance.
+        label_divisor (int): panoptic id = class * label_divisor + instance number.
+        thing_list (list[int]): thing class ids.
+        stuff_area (int): smallest area of a stuff class to keep it.
+        ignore_index (int): value of unassigned pixels.
+
+    Returns:
+        np.ndarray | Tensor: [1, H, W] int64 panoptic ids, same kind as ``semantic``.
+    """
+    shape = _arrays.check_ndim(semantic, "semantic", 3, lead=1)
+    ins_shape = _arrays.check_ndim(instance, "instance", 3, lead=1)
+    if ins_shape != shape:
+        raise ValueError(f"semantic {list(shape)} and instance {list(ins_shape)} must have the "
+                         "same shape")
+    things = _arrays.check_thing_list(thing_list)
+    _check_args(label_divisor, stuff_area, ignore_index)
+    if _arrays.on_device(semantic):
+        if not _arrays.is_tensor(instance):
+            instance = _arrays.to_tensor(instance, semantic)
+        sem = semantic[0].astype("int64")
+        if int(sem.min()) < 0:
+            raise ValueError(f"semantic must hold non-negative class ids, found {int(sem.min())}")
+        return _merge_paddle(sem, instance[0], int(label_divisor), things, stuff_area,
+                             int(ignore_index)).unsqueeze(0)
+    panoptic = _merge_numpy(_arrays.to_numpy(semantic)[0], _arrays.to_numpy(instance)[0],
+                            int(label_divisor), things, stuff_area, int(ignore_index))[None]
+    return _arrays.to_tensor(panoptic, semantic) if _arrays.is_tensor(semantic) else panoptic
