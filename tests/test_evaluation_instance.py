@@ -38,6 +38,14 @@ def test_convert_maps_follow_the_reference_conventions():
     assert score == pytest.approx(0.85)              # mean of class-1 probability on the mask
 
 
+def test_ground_truth_label_is_the_semantic_id_of_the_first_pixel():
+    # Instance 1 covers semantic ids 3 then 2 (row-major): label 3, as the reference took it.
+    seg = np.array([[0, 3, 2], [2, 2, 2]])
+    ins = np.array([[0, 1, 1], [1, 2, 2]])
+    labels = [label for label, _ in InstanceEvaluator.convert_gt_map(seg, ins)]
+    assert labels == [3, 2]
+
+
 def test_missed_instance_and_iou_exactly_at_threshold():
     gt = [(2, mask([1, 1, 1, 1, 0, 0])), (2, mask([0, 0, 0, 0, 1, 1]))]
     # Prediction on the first: IoU 1. Second ground truth: prediction covering 1 of 2 pixels
@@ -232,4 +240,16 @@ def test_random_equals_slow_both_entry_points_and_merge(seed):
     assert lists.evaluate() == fast.evaluate()
     assert halves[0].merge(halves[1]).evaluate() == fast.evaluate()
     res = fast.evaluate()["ins_seg"]
-    assert 0.0 < res["mAP"] < 100.0 and res["mAP50"] >= res["mAP"]
+    assert fast.gt_count.sum() > 0 and 0.0 <= res["mAP"] <= res["mAP50"] <= 100.0
+
+
+def test_random_cases_are_not_trivial():
+    # The random generator yields partial scores (neither all-hit nor all-miss) in most seeds.
+    values = []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        ev = InstanceEvaluator(5, AP_OVERLAPS, thing_list=[3, 4])
+        for softmax, pan, seg, ins in [random_image(rng) for _ in range(6)]:
+            ev.update_maps(softmax, pan, seg, ins, ignore_mask=seg == 255)
+        values.append(ev.evaluate()["ins_seg"]["mAP"])
+    assert sum(0.0 < v < 100.0 for v in values) >= 7

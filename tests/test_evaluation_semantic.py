@@ -89,6 +89,12 @@ def test_random_equals_slow_and_merge_equals_one_pass(seed):
     assert first.merge(second).evaluate() == one.evaluate()
 
 
+def test_prediction_out_of_range_on_void_is_ignored():
+    ev = SemanticEvaluator(2)
+    ev.update(np.array([[255, 1, -1]]), np.array([[255, 1, 255]]))
+    np.testing.assert_array_equal(ev.confusion, [[0, 0], [0, 1]])
+
+
 def test_bad_input_errors():
     ev = SemanticEvaluator(3)
     with pytest.raises(ValueError, match="shape"):

@@ -194,9 +194,9 @@ class InstanceEvaluator:
             raise ValueError("pan_pred holds instance id {} of class {} but seg_softmax has "
                              "{} classes".format(int(ids[keep][labels.argmax()]),
                                                  int(labels.max()), seg_softmax.shape[0]))
-        remap = np.full(ids.size, -1, dtype=np.int64)
-        remap[keep] = np.arange(labels.size, dtype=np.int64)
-        inst_index = remap[index]
+        remap = np.full(ids.size, -1, dtype=np.int32)
+        remap[keep] = np.arange(labels.size, dtype=np.int32)
+        inst_index = np.take(remap, index)
         # Sum each instance's own-class probability in one pass over its pixels.
         pixels = np.flatnonzero(inst_index.ravel() >= 0)
         owner = inst_index.ravel()[pixels]
@@ -345,27 +345,25 @@ def _gt_instances(seg_map, ins_map):
     """Labels [G] and an index map (-1 = none) of the ground-truth instances (ins_map > 0)."""
     ids, index, _ = compact_ids(ins_map)
     keep = ids > 0
-    remap = np.full(ids.size, -1, dtype=np.int64)
-    remap[keep] = np.arange(int(keep.sum()), dtype=np.int64)
-    gt_index = remap[index]
+    remap = np.full(ids.size, -1, dtype=np.int32)
+    remap[keep] = np.arange(int(keep.sum()), dtype=np.int32)
+    gt_index = np.take(remap, index)
     num_gt = int(keep.sum())
     if num_gt == 0:
         return np.zeros(0, np.int64), gt_index
-    # Label = semantic id of the first pixel (row-major). Instances covering one semantic id
-    # (the normal case) are resolved from a table; only mixed ones look for their first pixel.
-    sem_ids, sem_index, _ = compact_ids(seg_map)
-    flat_gt = gt_index.ravel()
-    on = flat_gt >= 0
-    table = intersection_table(flat_gt[on], num_gt, sem_index.ravel()[on], sem_ids.size)
-    labels = sem_ids[table.argmax(axis=1)]
-    for k in np.flatnonzero(np.count_nonzero(table, axis=1) > 1):
-        labels[k] = seg_map.ravel()[np.argmax(flat_gt == k)]
+    # Label = semantic id of each instance's first pixel in row-major order. That pixel starts
+    # a run of equal ids in the flattened map, and runs are few, so only run starts are scanned.
+    flat_ins = ins_map.ravel()
+    starts = np.concatenate([[0], np.flatnonzero(flat_ins[1:] != flat_ins[:-1]) + 1])
+    run_ids, first_run = np.unique(flat_ins[starts], return_index=True)
+    first_pixel = starts[first_run[run_ids > 0]]
+    labels = seg_map.ravel()[first_pixel]
     return labels.astype(np.int64), gt_index
 
 
 def _stack_disjoint(masks, shape):
     """Index map (-1 = none) of pairwise disjoint masks, or None when two masks overlap."""
-    stacked = np.zeros(shape, dtype=np.int64)
+    stacked = np.zeros(shape, dtype=np.int32)
     for k, mask in enumerate(masks):
         if np.any(stacked[mask]):
             return None

@@ -43,17 +43,22 @@ class SemanticEvaluator:
         pred = as_label_map(pred, "pred")
         gt = as_label_map(gt, "gt")
         check_same_shape(pred, gt, "pred", "gt")
-        valid = gt != self.ignore_index
-        gt_valid = gt[valid]
-        pred_valid = pred[valid]
         num = self.num_classes
-        for name, values in (("gt", gt_valid), ("pred", pred_valid)):
-            if values.size and (values.min() < 0 or values.max() >= num):
-                bad = values[(values < 0) | (values >= num)][0]
-                raise ValueError("{} holds label {} outside [0, {}) (and not ignore_index {})"
-                                 .format(name, int(bad), num, self.ignore_index))
-        self.confusion += np.bincount(
-            gt_valid * num + pred_valid, minlength=num * num).reshape(num, num)
+        # Void ground truth goes to an extra row that is dropped afterwards: one bincount over
+        # the whole image, no boolean gathers.
+        gt = np.where(gt == self.ignore_index, num, gt)
+        for name, values, high in (("gt", gt, num), ("pred", pred, num - 1)):
+            if values.size and (values.min() < 0 or values.max() > high):
+                bad = values[(values < 0) | (values > high)]
+                if name == "pred":
+                    bad = bad[gt[(values < 0) | (values > high)] != num]
+                if bad.size:
+                    raise ValueError("{} holds label {} outside [0, {}) (and not ignore_index "
+                                     "{})".format(name, int(bad[0]), num, self.ignore_index))
+                # Out-of-range predictions only on void pixels: they do not count.
+                pred = np.where(gt == num, 0, pred)
+        counts = np.bincount((gt * num + pred).ravel(), minlength=(num + 1) * num)
+        self.confusion += counts[:num * num].reshape(num, num)
 
     def merge(self, other):
         """Add the state of another ``SemanticEvaluator`` (e.g. from another process).
