@@ -112,7 +112,7 @@ class InstanceEvaluator:
             list: ``[(label, score, mask [H, W] bool), ...]`` in ascending panoptic id; score is
             the mean probability of ``label`` over the mask.
         """
-        labels, scores, index = self._pred_instances(seg_softmax, pan_pred)
+        labels, scores, index, _ = self._pred_instances(seg_softmax, pan_pred)
         return [(int(label), float(score), index == k)
                 for k, (label, score) in enumerate(zip(labels, scores))]
 
@@ -166,20 +166,26 @@ class InstanceEvaluator:
             seg_map (np.ndarray): [H, W] ground-truth semantic ids.
             ins_map (np.ndarray): [H, W] ground-truth instance ids (0 = none).
             ignore_mask (np.ndarray | None): [H, W] bool, True on void pixels.
+
+        Returns:
+            dict[int, float]: score of every predicted instance, by panoptic id.
         """
         seg_map = as_label_map(seg_map, "seg_map")
         ins_map = as_label_map(ins_map, "ins_map")
         check_same_shape(seg_map, ins_map, "seg_map", "ins_map")
-        pred_labels, pred_scores, pred_index = self._pred_instances(seg_softmax, pan_pred)
+        pred_labels, pred_scores, pred_index, pred_ids = self._pred_instances(seg_softmax,
+                                                                             pan_pred)
         check_same_shape(pred_index, ins_map, "pan_pred", "ins_map")
         gt_labels, gt_index = _gt_instances(seg_map, ins_map)
         if ignore_mask is not None:
             ignore_mask = np.asarray(ignore_mask).astype(bool)
             check_same_shape(ignore_mask, ins_map, "ignore_mask", "ins_map")
         self._add_image(gt_labels, gt_index, pred_labels, pred_scores, pred_index, ignore_mask)
+        return {int(i): float(s) for i, s in zip(pred_ids, pred_scores)}
 
     def _pred_instances(self, seg_softmax, pan_pred):
-        """Labels [P], scores [P] and an index map (-1 = none) of the predicted instances."""
+        """Labels [P], scores [P], an index map (-1 = none) and panoptic ids [P] of the
+        predicted instances."""
         pan_pred = as_label_map(pan_pred, "pan_pred")
         if hasattr(seg_softmax, "numpy") and not isinstance(seg_softmax, np.ndarray):
             seg_softmax = seg_softmax.numpy()
@@ -202,7 +208,7 @@ class InstanceEvaluator:
         owner = inst_index.ravel()[pixels]
         probs = seg_softmax.reshape(seg_softmax.shape[0], -1)[labels[owner], pixels]
         sums = np.bincount(owner, weights=probs.astype(np.float64), minlength=labels.size)
-        return labels, sums / counts[keep], inst_index
+        return labels, sums / counts[keep], inst_index, ids[keep]
 
     def _add_image(self, gt_labels, gt_index, pred_labels, pred_scores, pred_index,
                    ignore_mask):
