@@ -83,6 +83,13 @@ def _label_id_lut():
     return lut
 
 
+def _imwrite(path, image):
+    # OpenCV's default PNG settings are the fastest here and give the smallest files for
+    # these mostly constant maps (explicit zlib levels are slower and larger).
+    if not cv2.imwrite(path, image):
+        raise OSError('could not write {}'.format(path))
+
+
 def segment_scores_from_softmax(panoptic, semantic_softmax, label_divisor=1000):
     """Score of each instance segment: mean softmax probability of its class over its mask.
 
@@ -99,13 +106,17 @@ def segment_scores_from_softmax(panoptic, semantic_softmax, label_divisor=1000):
     if softmax.ndim != 3 or softmax.shape[1:] != panoptic.shape:
         raise ValueError('semantic_softmax must be [C, H, W] with (H, W) = panoptic shape {}, got '
                          '{}'.format(panoptic.shape, softmax.shape))
-    ids, inverse, counts = np.unique(panoptic.ravel(), return_inverse=True, return_counts=True)
+    flat = panoptic.ravel().astype(np.int64)
+    if flat.size and flat.min() < 0:
+        raise ValueError('panoptic has negative values')
+    counts = np.bincount(flat)
+    ids = np.nonzero(counts)[0]
+    ids = ids[(ids >= label_divisor) & (ids % label_divisor != 0)]
     scores = {}
-    is_instance = (ids >= label_divisor) & (ids % label_divisor != 0)
-    for cls in np.unique(ids[is_instance] // label_divisor):
-        sums = np.bincount(inverse, weights=softmax[cls].ravel(), minlength=len(ids))
-        for j in np.nonzero(is_instance & (ids // label_divisor == cls))[0]:
-            scores[int(ids[j])] = float(sums[j] / counts[j])
+    for cls in np.unique(ids // label_divisor):
+        sums = np.bincount(flat, weights=softmax[cls].ravel(), minlength=len(counts))
+        for i in ids[ids // label_divisor == cls].tolist():
+            scores[i] = float(sums[i] / counts[i])
     return scores
 
 
@@ -162,12 +173,13 @@ class OfficialWriter:
         for name, arr in (('panoptic', panoptic), ('semantic', semantic)):
             if not np.issubdtype(arr.dtype, np.integer):
                 raise ValueError('{}: {} must be integer, got {}'.format(image_id, name, arr.dtype))
-        bad = np.setdiff1d(np.unique(semantic), list(range(NUM_CLASSES)) + [IGNORE_INDEX])
+        present = np.nonzero(np.bincount(semantic.ravel().clip(-1, 256) + 1))[0] - 1
+        bad = np.setdiff1d(present, list(range(NUM_CLASSES)) + [IGNORE_INDEX])
         if bad.size:
             raise ValueError('{}: semantic has values {} that are no train id'.format(
                 image_id, bad.tolist()))
-        cv2.imwrite(os.path.join(self.semantic_dir, image_id + '_pred_labelIds.png'),
-                    self._lut[semantic.astype(np.int64)])
+        _imwrite(os.path.join(self.semantic_dir, image_id + '_pred_labelIds.png'),
+                 self._lut[semantic.astype(np.int64)])
         segments = self._write_panoptic(image_id, panoptic)
         self._write_instances(image_id, panoptic, segments, segment_scores)
         record = {'image_id': image_id, 'file_name': image_id + '_panoptic.png',
@@ -181,10 +193,14 @@ class OfficialWriter:
 
     def _write_panoptic(self, image_id, panoptic):
         """Writes the RGB-id PNG; returns the segments (with their train-space value)."""
-        values, inverse, areas = np.unique(panoptic.ravel(), return_inverse=True,
-                                           return_counts=True)
-        segments, official_ids = [], np.zeros(len(values), np.int64)
-        for j, (value, area) in enumerate(zip(values.tolist(), areas.tolist())):
+        flat = panoptic.ravel().astype(np.int64)
+        top = max(NUM_CLASSES * self.label_divisor, IGNORE_INDEX + 1)
+        if flat.min() < 0 or flat.max() >= top:
+            raise ValueError('{}: panoptic values must lie in [0, {}), got [{}, {}]'.format(
+                image_id, top, flat.min(), flat.max()))
+        areas = np.bincount(flat)
+        segments, official_ids = [], np.zeros(len(areas), np.int64)
+        for value in np.nonzero(areas)[0].tolist():
             if value == IGNORE_INDEX:
                 continue
             cls = value // self.label_divisor if value >= self.label_divisor else value
@@ -194,13 +210,14 @@ class OfficialWriter:
                                  'class and k < 1000'.format(image_id, value, self.label_divisor))
             label_id = TRAIN_ID_TO_LABEL_ID[cls]
             # Cityscapes' own convention: labelId for stuff, labelId * 1000 + k for instances.
-            official_ids[j] = label_id if k is None else label_id * 1000 + k
-            segments.append({'id': int(official_ids[j]), 'category_id': label_id,
-                             'area': int(area), 'iscrowd': 0, 'value': value, 'train_id': cls,
-                             'instance': k is not None and k > 0})
-        ids = official_ids[inverse].reshape(panoptic.shape)
-        rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=-1).astype(np.uint8)
-        cv2.imwrite(os.path.join(self.panoptic_dir, image_id + '_panoptic.png'), rgb[..., ::-1])
+            official_ids[value] = label_id if k is None else label_id * 1000 + k
+            segments.append({'id': int(official_ids[value]), 'category_id': label_id,
+                             'area': int(areas[value]), 'iscrowd': 0, 'value': value,
+                             'train_id': cls, 'instance': k is not None and k > 0})
+        ids = official_ids[flat].reshape(panoptic.shape)
+        # cv2 writes BGR: blue = id // 256^2, green = id // 256 % 256, red = id % 256.
+        bgr = np.stack([ids // 65536, ids // 256 % 256, ids % 256], axis=-1).astype(np.uint8)
+        _imwrite(os.path.join(self.panoptic_dir, image_id + '_panoptic.png'), bgr)
         return segments
 
     def _write_instances(self, image_id, panoptic, segments, segment_scores):
@@ -217,7 +234,7 @@ class OfficialWriter:
                     image_id, seg['value']))
             name = '{}_{}.png'.format(image_id, seg['id'])
             mask = (panoptic == seg['value']).astype(np.uint8) * 255
-            cv2.imwrite(os.path.join(mask_dir, name), mask)
+            _imwrite(os.path.join(mask_dir, name), mask)
             lines.append('masks/{} {} {!r}\n'.format(name, seg['category_id'],
                                                      float(segment_scores[seg['value']])))
         with open(os.path.join(self.instance_dir, image_id + '_pred.txt'), 'w') as f:
