@@ -6,6 +6,7 @@ official scripts treat specially: void labels, a crowd region, an instance of an
 """
 import json
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -288,3 +289,43 @@ def test_official_failure_shows_the_log(gt_root, tmp_path):
                 np.zeros((H, W, 3), np.uint8))
     with pytest.raises(RuntimeError, match='(?s)semantic evaluation failed.*multiple channels'):
         writer.run(tasks=('semantic',))
+
+
+def test_images_added_by_several_writers_are_evaluated_together(gt_root, tmp_path):
+    """As under several processes: each adds its images, one evaluates all of them."""
+    root, labels = gt_root
+    preds = perturbed(labels)
+    out = str(tmp_path / 'shared')
+    writers = [OfficialWriter(out, root, 'val') for _ in preds]
+    for writer, (image_id, (pan, sem, scores)) in zip(writers, preds.items()):
+        writer.add(image_id, pan, sem, scores)
+    res = writers[0].run(image_ids=list(preds))
+    want = slow_pq(preds, labels)
+    assert res['PQ'] == pytest.approx(want['All']['pq'], abs=1e-9)
+    assert res['mIoU'] == pytest.approx(slow_miou(preds, labels), abs=1e-9)
+    # By default a writer evaluates only what it added itself.
+    one = writers[1].run(tasks=('panoptic',))
+    only = {k: v for k, v in preds.items() if k == writers[1].image_ids[0]}
+    assert one['PQ'] == pytest.approx(slow_pq(only, labels)['All']['pq'], abs=1e-9)
+    with pytest.raises(FileNotFoundError, match='no prediction was added for image x_1_2'):
+        writers[0].run(image_ids=['x_1_2'])
+
+
+def test_label_id_panoptic_ground_truth_of_the_dataset_is_used(gt_root, tmp_path):
+    root, labels = gt_root
+    preds = perturbed(labels)
+    first = OfficialWriter(str(tmp_path / 'first'), root, 'val')
+    for image_id, (pan, sem, scores) in preds.items():
+        first.add(image_id, pan, sem, scores)
+    want = first.run(tasks=('panoptic',))['pan_seg']
+    # Move the ground truth made by the first run into the dataset, as createPanopticImgs
+    # (without --use-train-id) would have put it.
+    dataset = tmp_path / 'dataset'
+    shutil.copytree(root, dataset)
+    for name in ('cityscapes_panoptic_val.json', 'cityscapes_panoptic_val'):
+        shutil.move(os.path.join(first.out_dir, '_gt', name), dataset / 'gtFine' / name)
+    second = OfficialWriter(str(tmp_path / 'second'), str(dataset), 'val')
+    for image_id, (pan, sem, scores) in preds.items():
+        second.add(image_id, pan, sem, scores)
+    assert second.run(tasks=('panoptic',))['pan_seg'] == want
+    assert not os.path.exists(os.path.join(second.out_dir, '_gt'))
