@@ -28,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -328,15 +329,16 @@ class OfficialWriter:
         with open(log_path, 'w') as log:
             proc = subprocess.Popen([sys.executable, '-c', _DRIVERS[task], cfg_path], cwd=work,
                                     env=env, stdout=log, stderr=subprocess.STDOUT)
-        job = (task, proc, log_path, result)
+        job = (task, proc, log_path, result, time.perf_counter())
         if wait:
             self._finish(job)
         return job
 
     @staticmethod
     def _finish(job):
-        task, proc, log_path, result = job
+        task, proc, log_path, result, start = job
         rc = proc.wait()
+        seconds = time.perf_counter() - start
         if rc != 0 or (result is not None and not os.path.isfile(result)):
             with open(log_path, errors='replace') as f:
                 tail = f.read()[-3000:]
@@ -344,7 +346,7 @@ class OfficialWriter:
                                'log {} ends with:\n{}'.format(task, rc, log_path, tail))
         if result is not None:
             with open(result) as f:
-                return json.load(f)
+                return json.load(f), seconds
 
     def run(self, image_ids=None, tasks=TASKS):
         """Runs the official evaluators on ``image_ids`` (default: the images added here).
@@ -360,7 +362,8 @@ class OfficialWriter:
             'sq', 'rq', 'n'}, 'per_class': {train id: {'pq', 'sq', 'rq'}}} (fractions),
             ``sem_seg`` {'mIoU', 'iIoU', 'IoU': {train id: IoU}} (percent), ``ins_seg``
             {'mAP', 'mAP50', 'AP': {train id: AP}, 'AP50': {...}} (percent; only classes with
-            ground truth), and ``files`` (result json and log of each evaluator).
+            ground truth), ``files`` (result json and log of each evaluator) and ``seconds``
+            (wall time of each evaluator; they run concurrently).
         """
         unknown = set(tasks) - set(TASKS)
         if unknown:
@@ -405,23 +408,23 @@ class OfficialWriter:
                              'pred_root': pred_dir, 'gt_cache': cache,
                              'result': os.path.join(work, 'result.json')},
                 os.path.join(work, 'result.json'), wait=False)
-        raw = {}
-        errors = []
+        raw, seconds, errors = {}, {}, []
         for task, job in jobs.items():  # wait for all before raising, leave no process behind
             try:
-                raw[task] = self._finish(job)
+                raw[task], seconds[task] = self._finish(job)
             except RuntimeError as e:
                 errors.append(str(e))
         if errors:
             raise RuntimeError('\n\n'.join(errors))
-        return self._summarise(raw, eval_dir)
+        return self._summarise(raw, seconds, eval_dir)
 
     @staticmethod
-    def _summarise(raw, eval_dir):
+    def _summarise(raw, seconds, eval_dir):
         label_to_train = {lid: t for t, lid in enumerate(TRAIN_ID_TO_LABEL_ID)}
         name_to_train = {id2label[lid].name: t for t, lid in enumerate(TRAIN_ID_TO_LABEL_ID)}
         out = {'files': {t: {'result': os.path.join(eval_dir, t, 'result.json'),
-                             'log': os.path.join(eval_dir, t, 'log.txt')} for t in raw}}
+                             'log': os.path.join(eval_dir, t, 'log.txt')} for t in raw},
+               'seconds': seconds}
         if 'panoptic' in raw:
             r = raw['panoptic']
             pan = {g: dict(r[g]) for g in ('All', 'Things', 'Stuff')}
