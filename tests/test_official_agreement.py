@@ -66,6 +66,7 @@ def test_pq_and_miou_equal_the_official(gt_root, tmp_path):  # noqa: F811
         for key in ('pq', 'sq', 'rq'):
             assert ours['pan_seg']['per_class'][c][key] == pytest.approx(want[key], abs=1e-6)
     assert ours['sem_seg']['mIoU'] == pytest.approx(official['mIoU'], abs=1e-6)
+    assert set(ours['sem_seg']['IoU']) == set(official['sem_seg']['IoU'])
     for c, iou in ours['sem_seg']['IoU'].items():
         assert iou == pytest.approx(official['sem_seg']['IoU'][c], abs=1e-6)
     # Not a trivial agreement: the prediction is far from perfect.

@@ -32,6 +32,7 @@ import time
 
 import cv2
 import numpy as np
+from PIL import Image
 from cityscapesscripts.helpers.labels import id2label
 
 from paddleseg_panoptic.datasets.meta import (IGNORE_INDEX, NUM_CLASSES, THING_LIST,
@@ -280,12 +281,12 @@ class OfficialWriter:
                 if not os.path.isfile(path):
                     raise FileNotFoundError('ground truth {} of image {} not found'.format(
                         path, r['image_id']))
-            gt = cv2.imread(self._gt_path(r['image_id'], 'labelIds'), cv2.IMREAD_UNCHANGED)
-            if gt is None or gt.shape[:2] != (r['height'], r['width']):
-                raise ValueError('image {}: prediction is {}x{} (HxW) but ground truth {} is {}'
-                                 .format(r['image_id'], r['height'], r['width'],
-                                         self._gt_path(r['image_id'], 'labelIds'),
-                                         None if gt is None else gt.shape[:2]))
+            with Image.open(path) as gt:  # reads the header only
+                width, height = gt.size
+            if (height, width) != (r['height'], r['width']):
+                raise ValueError('image {}: prediction is {}x{} (HxW) but ground truth {} is '
+                                 '{}x{}'.format(r['image_id'], r['height'], r['width'], path,
+                                                height, width))
 
     def _panoptic_ground_truth(self, image_ids):
         """(json, folder) of label-id panoptic ground truth covering ``image_ids``.
@@ -294,26 +295,33 @@ class OfficialWriter:
         else makes it once under ``out_dir/_gt`` with createPanopticImgs (label ids).
         """
         base = 'cityscapes_panoptic_{}'.format(self.split)
-        cache = os.path.join(self.out_dir, '_gt')
-        have = set()
-        for attempt, folder in enumerate(
-                (os.path.join(self.dataset_root, 'gtFine'), cache, cache)):
-            if attempt == 2:  # neither covers the images: (re)make our copy
-                os.makedirs(cache, exist_ok=True)
-                self._run_driver('make_gt', os.path.join(self.out_dir, '_eval', 'make_gt'),
-                                 {'gt_fine': os.path.join(self.dataset_root, 'gtFine'),
-                                  'out': cache, 'split': self.split}, None)
+        image_ids = set(image_ids)
+
+        def load_if_covering(folder):
             path = os.path.join(folder, base + '.json')
-            if os.path.isfile(path):
-                with open(path) as f:
-                    gt = json.load(f)
-                have = {a['image_id'] for a in gt['annotations']}
-                if {c['id'] for c in gt['categories']} == set(TRAIN_ID_TO_LABEL_ID) and \
-                        have.issuperset(image_ids):
-                    return gt, os.path.join(folder, base)
-        missing = sorted(set(image_ids) - have)
-        raise FileNotFoundError('panoptic ground truth made from {} lacks images {}'.format(
-            os.path.join(self.dataset_root, 'gtFine', self.split), missing[:5]))
+            if not os.path.isfile(path):
+                return None
+            with open(path) as f:
+                gt = json.load(f)
+            label_ids = {c['id'] for c in gt['categories']} == set(TRAIN_ID_TO_LABEL_ID)
+            have = {a['image_id'] for a in gt['annotations']}
+            return gt if label_ids and have.issuperset(image_ids) else None
+
+        cache = os.path.join(self.out_dir, '_gt')
+        for folder in (os.path.join(self.dataset_root, 'gtFine'), cache):
+            gt = load_if_covering(folder)
+            if gt is not None:
+                return gt, os.path.join(folder, base)
+        os.makedirs(cache, exist_ok=True)  # (re)make our copy from the instanceIds PNGs
+        self._run_driver('make_gt', os.path.join(self.out_dir, '_eval', 'make_gt'),
+                         {'gt_fine': os.path.join(self.dataset_root, 'gtFine'), 'out': cache,
+                          'split': self.split}, None)
+        gt = load_if_covering(cache)
+        if gt is None:
+            raise FileNotFoundError('panoptic ground truth made from {} lacks some of the '
+                                    'images'.format(os.path.join(self.dataset_root, 'gtFine',
+                                                                 self.split)))
+        return gt, os.path.join(cache, base)
 
     def _run_driver(self, task, work, cfg, result, wait=True):
         """Starts one official script in a fresh interpreter with cwd ``work``."""
@@ -409,11 +417,16 @@ class OfficialWriter:
                              'result': os.path.join(work, 'result.json')},
                 os.path.join(work, 'result.json'), wait=False)
         raw, seconds, errors = {}, {}, []
-        for task, job in jobs.items():  # wait for all before raising, leave no process behind
-            try:
-                raw[task], seconds[task] = self._finish(job)
-            except RuntimeError as e:
-                errors.append(str(e))
+        try:
+            for task, job in jobs.items():  # wait for all before raising a failure
+                try:
+                    raw[task], seconds[task] = self._finish(job)
+                except RuntimeError as e:
+                    errors.append(str(e))
+        finally:  # interrupted: leave no evaluator running
+            for job in jobs.values():
+                if job[1].poll() is None:
+                    job[1].kill()
         if errors:
             raise RuntimeError('\n\n'.join(errors))
         return self._summarise(raw, seconds, eval_dir)
@@ -433,8 +446,9 @@ class OfficialWriter:
             out.update(PQ=pan['All']['pq'], SQ=pan['All']['sq'], RQ=pan['All']['rq'])
         if 'semantic' in raw:
             r = raw['semantic']
+            # Like ours, IoU only for classes in the mean (the official gives the others nan).
             iou = {name_to_train[n]: 100 * v for n, v in r['classScores'].items()
-                   if n in name_to_train}
+                   if n in name_to_train and not np.isnan(v)}
             out['sem_seg'] = {'mIoU': 100 * r['averageScoreClasses'],
                               'iIoU': 100 * r['averageScoreInstClasses'], 'IoU': iou}
             out['mIoU'] = out['sem_seg']['mIoU']
