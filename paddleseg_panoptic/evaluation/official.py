@@ -161,6 +161,8 @@ class OfficialWriter:
             image_id (str): Cityscapes name ``{city}_{seq}_{frame}``.
             panoptic (np.ndarray): [H, W] int, train ids: class * label_divisor + k (k >= 1)
                 for instances, class for stuff (and thing pixels without instance), 255 void.
+                A value class * label_divisor (k = 0) is a panoptic segment but, as for our
+                InstanceEvaluator, no instance prediction.
             semantic (np.ndarray): [H, W] int train ids (255 is written as 'unlabeled', which
                 the official pixel evaluator counts as a miss).
             segment_scores (dict[int, float]): score of every instance id of ``panoptic``.
