@@ -1,9 +1,5 @@
 """The evaluation loop on a small in-memory dataset: an oracle model gives perfect scores,
 a random model gives the same numbers as an explicit loop, errors name the image."""
-import os
-import subprocess
-import sys
-
 import numpy as np
 import paddle
 import pytest
@@ -11,8 +7,7 @@ import pytest
 from paddleseg_panoptic.core.evaluate import AP_OVERLAPS, evaluate
 from paddleseg_panoptic.evaluation import InstanceEvaluator, PanopticEvaluator, SemanticEvaluator
 from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
-
-from evaluation_toys import NUM_CLASSES, THINGS, OracleModel, TinyDataset  # noqa: E402
+from evaluation_toys import NUM_CLASSES, THINGS, OracleModel, TinyDataset
 
 
 def test_oracle_model_scores_perfectly_and_train_mode_is_restored():

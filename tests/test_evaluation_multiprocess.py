@@ -13,7 +13,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(ROOT, "tests")
 TOY_CONFIG = os.path.join(ROOT, "configs", "quick_start", "panoptic_deeplab_resnet18_os32_toy.yml")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, TESTS)
 
+import evaluation_launch_run  # noqa: E402
 import val  # noqa: E402
 
 
@@ -45,7 +47,7 @@ def assert_same_numbers(a, b, path="results"):
 def test_two_processes_equal_one_on_the_tiny_dataset(tmp_path):
     script = os.path.join(TESTS, "evaluation_launch_run.py")
     one = tmp_path / "one.json"
-    subprocess.run([sys.executable, script, str(one)], check=True, capture_output=True)
+    evaluation_launch_run.main(str(one))     # the single-process run, in this process
     launch([script, str(tmp_path / "two.json")], tmp_path)
     single, double = (json.load(open(p)) for p in (one, tmp_path / "two.json"))
     assert (single.pop("world_size"), double.pop("world_size")) == (1, 2)
@@ -72,19 +74,29 @@ def val_args(root, weights, *extra):
 
 
 def test_val_py_two_processes_equal_one(toy_cityscapes_root, toy_weights, tmp_path, capsys):
+    # Both runs also write and run the official evaluators (each process adds its images).
     assert val.main(val_args(toy_cityscapes_root, toy_weights, "--save_json",
-                             str(tmp_path / "one.json"))) == 0
-    assert "Results written to" in capsys.readouterr().out
+                             str(tmp_path / "one.json"), "--official",
+                             str(tmp_path / "official_one"))) == 0
+    out = capsys.readouterr().out
+    assert "Results written to" in out and "Ours vs cityscapesScripts" in out
     logs = launch([os.path.join(ROOT, "tools", "val.py")] + val_args(
-        toy_cityscapes_root, toy_weights, "--save_json", str(tmp_path / "two.json")), tmp_path)
+        toy_cityscapes_root, toy_weights, "--save_json", str(tmp_path / "two.json"),
+        "--official", str(tmp_path / "official_two")), tmp_path)
     assert "PQ: " in logs and "mIoU: " in logs
     single, double = (json.load(open(tmp_path / n)) for n in ("one.json", "two.json"))
     for results in (single, double):
         results.pop("seconds")
+        for key in ("seconds", "files"):
+            results["official"].pop(key)
     assert single["num_images"] == 2
-    assert set(single) >= {"sem_seg", "pan_seg", "ins_seg"}
+    assert set(single) >= {"sem_seg", "pan_seg", "ins_seg", "official"}
     assert 0.0 < single["sem_seg"]["mIoU"] <= 100.0
     assert_same_numbers(single, double)
+    # Our mIoU and PQ agree with cityscapesScripts' on the same predictions.
+    official = single["official"]
+    assert math.isclose(single["sem_seg"]["mIoU"], official["mIoU"], abs_tol=1e-6)
+    assert math.isclose(single["pan_seg"]["All"]["pq"], official["PQ"], abs_tol=1e-6)
 
 
 def test_val_py_missing_model_path(toy_cityscapes_root, tmp_path, capsys):
