@@ -127,3 +127,14 @@ def test_val_py_config_without_val_dataset(toy_weights, tmp_path, capsys):
     argv = ["--config", str(config), "--model_path", toy_weights, "--device", "cpu"]
     assert val.main(argv) == 2
     assert "has no val_dataset" in capsys.readouterr().err
+
+
+def test_val_py_dataset_without_val_split(toy_cityscapes_root, toy_weights, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "no_val_split"
+    shutil.copytree(toy_cityscapes_root, root)
+    os.remove(root / "gtFine" / "cityscapes_panoptic_val_trainId.json")
+    assert val.main(val_args(str(root), toy_weights)) == 2
+    err = capsys.readouterr().err
+    assert "val.py: error:" in err and "cityscapes_panoptic_val_trainId.json" in err
