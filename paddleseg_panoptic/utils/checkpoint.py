@@ -22,7 +22,8 @@ import uuid
 import paddle
 
 __all__ = ["MODEL_FILE", "OPTIMIZER_FILE", "STATE_FILE", "save_checkpoint", "save_best_model",
-           "list_checkpoints", "latest_checkpoint", "resolve_resume_dir", "load_checkpoint"]
+           "update_state", "list_checkpoints", "latest_checkpoint", "resolve_resume_dir",
+           "load_checkpoint"]
 
 MODEL_FILE = "model.pdparams"
 OPTIMIZER_FILE = "model.pdopt"
@@ -106,6 +107,9 @@ def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
         str: the checkpoint directory.
     """
     iteration = int(state["iteration"])
+    # The optimizer's state is keyed by Paddle's generated parameter names, which depend on
+    # how many layers the process built before; keep them to translate on resume.
+    state = dict(state, param_names={k: p.name for k, p in model.named_parameters()})
     os.makedirs(save_dir, exist_ok=True)
     tmp = _tmp_dir(save_dir, "iter_{}".format(iteration))
     try:
@@ -119,6 +123,17 @@ def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
         raise
     _rotate(save_dir, keep_checkpoint_max)
     return final
+
+
+def update_state(ckpt_dir, changes):
+    """Atomically merge ``changes`` into ``ckpt_dir/train_state.json``."""
+    path = os.path.join(ckpt_dir, STATE_FILE)
+    with open(path, encoding="utf-8") as f:
+        state = json.load(f)
+    state.update(changes)
+    tmp = "{}.tmp-{}".format(path, uuid.uuid4().hex[:8])
+    _write_json(tmp, state)
+    os.replace(tmp, path)
 
 
 def save_best_model(save_dir, model, info):
@@ -174,6 +189,27 @@ def resolve_resume_dir(resume_model, save_dir):
     return resume_model
 
 
+def _rename_optimizer_state(opt_state, saved_names, model):
+    """Re-key ``opt_state`` from the saved generated parameter names to ``model``'s."""
+    current = {k: p.name for k, p in model.named_parameters()}
+    renames = {old: current[k] for k, old in saved_names.items()
+               if k in current and current[k] != old}
+    if not renames:
+        return opt_state
+    # Accumulators are named '<param name>_<accumulator>_<n>'; match the longest name first.
+    olds = sorted(renames, key=len, reverse=True)
+    out = {}
+    for key, value in opt_state.items():
+        new_key = key
+        if isinstance(key, str):
+            for old in olds:
+                if key.startswith(old + "_"):
+                    new_key = renames[old] + key[len(old):]
+                    break
+        out[new_key] = value
+    return out
+
+
 def load_checkpoint(ckpt_dir, model, optimizer):
     """Restore model and optimizer (with its LR schedule) from ``ckpt_dir``.
 
@@ -188,14 +224,28 @@ def load_checkpoint(ckpt_dir, model, optimizer):
         (``iter_N``) and the returned dict has ``'legacy': True``.
 
     Raises:
-        ValueError: when the iteration cannot be determined.
+        ValueError: when the weights do not fit the model or the iteration cannot be
+            determined.
     """
-    model.set_state_dict(paddle.load(os.path.join(ckpt_dir, MODEL_FILE)))
-    optimizer.set_state_dict(paddle.load(os.path.join(ckpt_dir, OPTIMIZER_FILE)))
     state_path = os.path.join(ckpt_dir, STATE_FILE)
+    state = None
     if os.path.isfile(state_path):
         with open(state_path, encoding="utf-8") as f:
-            return json.load(f)
+            state = json.load(f)
+    weights = paddle.load(os.path.join(ckpt_dir, MODEL_FILE))
+    missing = [k for k in model.state_dict() if k not in weights]
+    unexpected = [k for k in weights if k not in model.state_dict()]
+    if missing or unexpected:
+        raise ValueError("Checkpoint {} does not fit the model: {} missing keys (e.g. {}), {} "
+                         "unexpected keys (e.g. {})".format(ckpt_dir, len(missing), missing[:3],
+                                                            len(unexpected), unexpected[:3]))
+    model.set_state_dict(weights)
+    opt_state = paddle.load(os.path.join(ckpt_dir, OPTIMIZER_FILE))
+    if state is not None and state.get("param_names"):
+        opt_state = _rename_optimizer_state(opt_state, state["param_names"], model)
+    optimizer.set_state_dict(opt_state)
+    if state is not None:
+        return state
     match = _ITER_DIR.match(os.path.basename(os.path.normpath(ckpt_dir)))
     if not match:
         raise ValueError(
