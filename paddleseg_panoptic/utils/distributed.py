@@ -53,7 +53,8 @@ def unwrap_model(model):
 
 
 def broadcast_buffers(model, src=0):
-    """Copy rank ``src``'s buffers (e.g. BatchNorm running mean / variance) to every rank.
+    """Copy rank ``src``'s non-trainable state to every rank: buffers and non-trainable
+    parameters (Paddle keeps BatchNorm's running mean / variance as the latter).
 
     Without SyncBatchNorm (CPU runs) each process updates its running statistics from its own
     shard of the data, so they drift apart; broadcasting before a checkpoint makes every rank
@@ -61,9 +62,11 @@ def broadcast_buffers(model, src=0):
     """
     if get_world_size() <= 1:
         return
-    for buffer in unwrap_model(model).buffers():
-        if buffer is not None and buffer.dtype not in (paddle.bool,):
-            dist.broadcast(buffer, src=src)
+    layer = unwrap_model(model)
+    tensors = [p for p in layer.parameters() if not p.trainable] + list(layer.buffers())
+    for tensor in tensors:
+        if tensor is not None and tensor.dtype != paddle.bool:
+            dist.broadcast(tensor, src=src)
 
 
 def all_reduce_max(value):
