@@ -145,7 +145,9 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
         threshold, nms_kernel, top_k: post-processing for the evaluation.
 
     Returns:
-        dict: ``{'iteration', 'last_checkpoint', 'best', 'param_digests', 'last_losses'}``.
+        dict: ``{'iteration', 'last_checkpoint', 'best', 'param_digests' (one SHA-256 of the
+        trainable parameters per rank), 'last_losses', 'timing'}``; ``timing`` holds the mean
+        ``batch_cost`` and ``reader_cost`` (seconds) over the run's iterations but its first.
 
     Raises:
         TrainingError: an epoch has no full global batch, the loss became non-finite, or the
@@ -198,6 +200,8 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                                vdl_dir=save_dir if use_vdl else None, enabled=is_main)
     post = {"threshold": threshold, "nms_kernel": nms_kernel, "top_k": top_k}
     iteration, last_losses = start_iter, None
+    # Whole-run timing, leaving out the first iteration (worker start-up, allocations).
+    timing = {"iterations": 0, "batch_cost": 0.0, "reader_cost": 0.0}
     try:
         while iteration < iters:
             epoch = sampler.epoch + 1  # 1-based for the log, as the reference's
@@ -226,7 +230,12 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                 optimizer.clear_grad()
                 last_losses = values
 
-                train_logger.update(values, reader_cost, time.perf_counter() - tic)
+                batch_cost = time.perf_counter() - tic
+                train_logger.update(values, reader_cost, batch_cost)
+                if iteration > start_iter + 1:
+                    timing["iterations"] += 1
+                    timing["batch_cost"] += batch_cost
+                    timing["reader_cost"] += reader_cost
                 train_logger.maybe_log(iteration, epoch, lr)
 
                 if iteration % save_interval == 0 or iteration == iters:
@@ -255,8 +264,11 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
     digests = _gather_digests(plain_model)
     if is_main and len(set(digests)) != 1:
         logger.warning("Trainable parameters differ between processes: {}".format(digests))
+    if timing["iterations"]:
+        timing["batch_cost"] /= timing["iterations"]
+        timing["reader_cost"] /= timing["iterations"]
     return {"iteration": iteration, "last_checkpoint": last_ckpt, "best": best,
-            "param_digests": digests, "last_losses": last_losses}
+            "param_digests": digests, "last_losses": last_losses, "timing": timing}
 
 
 def _save(model, optimizer, save_dir, keep_checkpoint_max, state, is_main):
