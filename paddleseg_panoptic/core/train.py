@@ -173,7 +173,7 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
     iters_per_epoch = len(sampler)
 
     # Resume before wrapping: the checkpoint holds the plain model's names.
-    start_iter, best, last_ckpt = 0, {"PQ": -1.0, "iteration": -1}, None
+    start_iter, best, last_ckpt = 0, None, None
     resume_dir = ckpt.resolve_resume_dir(resume_model, save_dir)
     if resume_dir is not None:
         state = ckpt.load_checkpoint(resume_dir, model, optimizer)
@@ -246,7 +246,7 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                     if do_eval and 2 * iteration > iters:
                         metrics = _evaluate(plain_model, val_dataset, post,
                                             num_workers=num_workers)
-                        if metrics["PQ"] > best["PQ"]:
+                        if best is None or metrics["PQ"] > best["PQ"]:
                             best = dict(metrics, iteration=iteration)
                             if is_main:
                                 ckpt.save_best_model(save_dir, plain_model, best)
