@@ -210,28 +210,10 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                 reader_cost = time.perf_counter() - tic
                 iteration += 1
                 seed_step(seed, iteration, rank)
-                outputs = ddp_model(batch["image"])
-                losses = loss_fn(outputs, {k: batch[k] for k in _BATCH_KEYS})
-                values = {k: float(v) for k, v in losses.items()}
-                bad = 0.0 if all(math.isfinite(v) for v in values.values()) else 1.0
-                if all_reduce_max(bad) > 0:
-                    raise TrainingError(
-                        "Non-finite loss at iteration {} ({}); training stopped before the "
-                        "update. Last good checkpoint: {}. Lower the learning rate or check "
-                        "the data, then resume with --resume_model.".format(
-                            iteration, ", ".join("{}={}".format(k, v) for k, v in values.items()
-                                                 if rank == 0 or bad),
-                            last_ckpt or "none (no checkpoint written yet)"))
-                losses["total"].backward()
-                optimizer.step()
-                lr = optimizer.get_lr()
-                if scheduler is not None:
-                    scheduler.step()
-                optimizer.clear_grad()
-                last_losses = values
-
+                last_losses, lr = _train_step(ddp_model, loss_fn, optimizer, scheduler, batch,
+                                              iteration, last_ckpt)
                 batch_cost = time.perf_counter() - tic
-                train_logger.update(values, reader_cost, batch_cost)
+                train_logger.update(last_losses, reader_cost, batch_cost)
                 if iteration > start_iter + 1:
                     timing["iterations"] += 1
                     timing["batch_cost"] += batch_cost
@@ -239,22 +221,14 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                 train_logger.maybe_log(iteration, epoch, lr)
 
                 if iteration % save_interval == 0 or iteration == iters:
+                    state = _checkpoint_state(iteration, iters_per_epoch, seed, scheduler, best,
+                                              world, batch_size)
                     last_ckpt = _save(plain_model, optimizer, save_dir, keep_checkpoint_max,
-                                      _checkpoint_state(iteration, iters_per_epoch, seed,
-                                                        scheduler, best, world, batch_size),
-                                      is_main)
+                                      state, is_main)
                     if do_eval and 2 * iteration > iters:
-                        metrics = _evaluate(plain_model, val_dataset, post,
-                                            num_workers=num_workers)
-                        if best is None or metrics["PQ"] > best["PQ"]:
-                            best = dict(metrics, iteration=iteration)
-                            if is_main:
-                                ckpt.save_best_model(save_dir, plain_model, best)
-                            # The checkpoint just written must carry the new best for resume.
-                            if is_main:
-                                ckpt.update_state(last_ckpt, {"best": best})
-                            barrier()
-                        train_logger.log_evaluation(iteration, metrics, best)
+                        best = _evaluate_and_keep_best(plain_model, val_dataset, post,
+                                                       num_workers, iteration, best, save_dir,
+                                                       last_ckpt, train_logger)
                 if iteration >= iters:
                     break
                 tic = time.perf_counter()
@@ -269,6 +243,49 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
         timing["reader_cost"] /= timing["iterations"]
     return {"iteration": iteration, "last_checkpoint": last_ckpt, "best": best,
             "param_digests": digests, "last_losses": last_losses, "timing": timing}
+
+
+def _train_step(model, loss_fn, optimizer, scheduler, batch, iteration, last_ckpt):
+    """forward, losses, finiteness check (all ranks agree), backward, optimizer step,
+    scheduler step, clear gradients.
+
+    Returns:
+        tuple: (dict of Python float losses, learning rate used by this step).
+    """
+    outputs = model(batch["image"])
+    losses = loss_fn(outputs, {k: batch[k] for k in _BATCH_KEYS})
+    values = {k: float(v) for k, v in losses.items()}
+    bad = 0.0 if all(math.isfinite(v) for v in values.values()) else 1.0
+    # Every rank must take the same branch, or the others would wait forever in all-reduce.
+    if all_reduce_max(bad) > 0:
+        raise TrainingError(
+            "Non-finite loss at iteration {} (this process: {}); training stopped before the "
+            "update. Last good checkpoint: {}. Lower the learning rate or check the data, then "
+            "resume with --resume_model.".format(
+                iteration, ", ".join("{}={}".format(k, v) for k, v in values.items()),
+                last_ckpt or "none (no checkpoint written yet)"))
+    losses["total"].backward()
+    optimizer.step()
+    lr = optimizer.get_lr()
+    if scheduler is not None:
+        scheduler.step()
+    optimizer.clear_grad()
+    return values, lr
+
+
+def _evaluate_and_keep_best(model, val_dataset, post, num_workers, iteration, best, save_dir,
+                            last_ckpt, train_logger):
+    """Evaluate, rewrite ``best_model/`` on a new best PQ, log; returns the best so far."""
+    metrics = _evaluate(model, val_dataset, post, num_workers=num_workers)
+    if best is None or metrics["PQ"] > best["PQ"]:
+        best = dict(metrics, iteration=iteration)
+        if get_rank() == 0:
+            ckpt.save_best_model(save_dir, model, best)
+            # The checkpoint just written must carry the new best for a later resume.
+            ckpt.update_state(last_ckpt, {"best": best})
+        barrier()
+    train_logger.log_evaluation(iteration, metrics, best)
+    return best
 
 
 def _save(model, optimizer, save_dir, keep_checkpoint_max, state, is_main):
