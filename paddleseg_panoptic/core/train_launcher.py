@@ -92,6 +92,9 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
     cfg = Config(config, iters=iters, batch_size=batch_size, learning_rate=learning_rate,
                  opts=opts)
     resume_dir = ckpt.resolve_resume_dir(resume_model, save_dir)
+    if resume_model == "auto" and resume_dir is None:
+        logger.info("--resume_model auto: no complete checkpoint in {}, starting from "
+                    "scratch".format(save_dir))
     seed = resolve_seed(seed, resume_dir)
     seed_everything(seed)
     model = cfg.model
