@@ -134,7 +134,11 @@ def load_weights(model, path_or_state_dict, log=True):
             "keys (e.g. {}), {} same-name keys with another shape. Is it a checkpoint of this "
             "model?".format(source, type(model).__name__, len(state), list(state)[:3],
                             len(model_state), list(model_state)[:3], len(mismatched)))
-    model.set_state_dict({key: state[key] for key in loaded})
+    # Pass every model key (skipped ones with their current value) so Paddle does not warn
+    # about each key we deliberately left out.
+    new_state = dict(model_state)
+    new_state.update((key, state[key]) for key in loaded)
+    model.set_state_dict(new_state)
     if log:
         if report.complete:
             logger.info(report.summary())

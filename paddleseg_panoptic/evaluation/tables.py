@@ -1,0 +1,86 @@
+"""Whole-image counting helpers shared by the evaluators.
+
+Every evaluator reduces an image to small tables: the distinct ids of a label map with their
+pixel counts, and the (ground-truth segment x predicted segment) intersection counts. Both are
+built with one ``numpy.bincount`` over the whole image instead of one boolean mask per segment,
+so the cost is a few passes over the pixels whatever the number of segments.
+"""
+import numpy as np
+
+# Ids up to this bound (or up to 4x the pixel count, whichever is larger) are compacted with a
+# dense lookup table; larger or negative ids fall back to numpy.unique (a sort).
+_DENSE_ID_LIMIT = 1 << 16
+
+
+def as_label_map(array, name):
+    """Return ``array`` as an int64 numpy array, refusing non-integer data.
+
+    Args:
+        array (np.ndarray | paddle.Tensor): a label map of any integer or bool dtype.
+        name (str): argument name used in the error message.
+
+    Raises:
+        TypeError: when the values are not integers.
+    """
+    if hasattr(array, "numpy") and not isinstance(array, np.ndarray):
+        array = array.numpy()
+    array = np.asarray(array)
+    if array.dtype == np.bool_:
+        return array.astype(np.int64)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError("{} must hold integer labels, got dtype {}".format(name, array.dtype))
+    return array.astype(np.int64, copy=False)
+
+
+def check_same_shape(a, b, name_a, name_b):
+    """Raise ``ValueError`` naming both arguments when ``a`` and ``b`` differ in shape."""
+    if a.shape != b.shape:
+        raise ValueError("{} has shape {} but {} has shape {}; they must be equal".format(
+            name_a, tuple(a.shape), name_b, tuple(b.shape)))
+
+
+def compact_ids(values):
+    """Distinct values of an integer array, their pixel counts and each pixel's compact index.
+
+    Args:
+        values (np.ndarray): int64 array of any shape.
+
+    Returns:
+        tuple: ``ids`` [K] int64 sorted ascending, ``index`` (integer array of the shape of
+        ``values``, the position of each element's value in ``ids``) and ``counts`` [K] int64.
+    """
+    flat = values.ravel()
+    if flat.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, np.zeros(values.shape, dtype=np.int64), empty
+    low, high = int(flat.min()), int(flat.max())
+    if low >= 0 and high < max(_DENSE_ID_LIMIT, 4 * flat.size):
+        all_counts = np.bincount(flat, minlength=high + 1)
+        ids = np.flatnonzero(all_counts)
+        # int32 positions: the gather below is the costly step and halves its memory traffic.
+        lookup = np.zeros(high + 1, dtype=np.int32)
+        lookup[ids] = np.arange(ids.size, dtype=np.int32)
+        index = np.take(lookup, values)
+        return ids.astype(np.int64), index, all_counts[ids].astype(np.int64)
+    ids, index, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    return ids.astype(np.int64), index.reshape(values.shape).astype(np.int64), \
+        counts.astype(np.int64)
+
+
+def intersection_table(index_a, num_a, index_b, num_b):
+    """Pixel counts of every (a, b) pair of compact indices, in one bincount.
+
+    Args:
+        index_a (np.ndarray): integer compact indices in ``[0, num_a)``.
+        index_b (np.ndarray): integer compact indices in ``[0, num_b)``, same shape as index_a.
+
+    Returns:
+        np.ndarray: [num_a, num_b] int64, entry (i, j) = number of pixels with a == i and b == j.
+    """
+    if num_a == 0 or num_b == 0:
+        return np.zeros((num_a, num_b), dtype=np.int64)
+    # int32 arithmetic is enough below 2**31 pairs and twice as fast as int64.
+    dtype = np.int32 if num_a * num_b < 2 ** 31 else np.int64
+    combined = index_a.ravel().astype(dtype, copy=False) * dtype(num_b)
+    combined += index_b.ravel()
+    return np.bincount(combined, minlength=num_a * num_b).reshape(num_a, num_b).astype(np.int64)
