@@ -159,3 +159,28 @@ def test_help_lists_every_flag(capsys):
     assert (args.threshold, args.nms_kernel, args.top_k) == (0.1, 7, 200)
     assert (args.device, args.seed, args.resume_model, args.do_eval) == ("auto", None, None,
                                                                          False)
+
+
+def test_do_eval_keeps_best_model_and_logs_metrics(toy_cityscapes_root, tmp_path):
+    save_dir = tmp_path / "out"
+    proc = _run(_train_args(toy_cityscapes_root, save_dir, "--iters", "2", "--batch_size", "2",
+                            "--save_interval", "1", "--do_eval", "--use_vdl"), cwd=tmp_path)
+    # Evaluation only once past half of the iterations: at iteration 2, not 1.
+    evals = [l for l in proc.stdout.splitlines() if "[EVAL] iter:" in l]
+    assert len(evals) == 1 and "[EVAL] iter: 2, PQ: " in evals[0]
+    assert "mIoU: " in evals[0] and "mAP: " in evals[0]
+    assert "The model with the best validation PQ" in proc.stdout
+    assert sorted(os.listdir(save_dir / "best_model")) == ["best_model.json", "model.pdparams"]
+    best = _weights(save_dir / "best_model" / "model.pdparams")
+    last = _weights(save_dir / "iter_2" / "model.pdparams")
+    for key in last:
+        np.testing.assert_array_equal(best[key], last[key], err_msg=key)
+    with open(save_dir / "best_model" / "best_model.json") as f:
+        info = json.load(f)
+    assert info["iteration"] == 2 and {"PQ", "SQ", "RQ", "mIoU", "mAP"} <= set(info)
+    with open(save_dir / "iter_2" / "train_state.json") as f:
+        assert json.load(f)["best"] == info  # a resumed run keeps comparing against it
+    from visualdl import LogReader
+    record = [n for n in os.listdir(save_dir) if n.startswith("vdlrecords.")][0]
+    tags = LogReader(file_path=str(save_dir / record)).get_tags()["scalar"]
+    assert {"Evaluate/PQ", "Evaluate/mIoU", "Evaluate/mAP"} <= set(tags)

@@ -80,24 +80,13 @@ def _evaluate(model, val_dataset, post, num_workers):
 
 
 def summarize_metrics(results):
-    """Pick PQ (fraction), SQ, RQ, mIoU and mAP / AP50 (percent) out of ``evaluate``'s result.
-
-    Accepts the flat form ``{'PQ': ..., 'mIoU': ..., 'mAP': ...}`` or the reference's nested
-    dictionaries (``pan_seg.All.pq``, ``sem_seg.mIoU``, ``ins_seg.mAP``).
-    """
-    if "PQ" in results:
-        return {k: float(v) for k, v in results.items() if np.isscalar(v)}
-    out = {}
-    pan = results.get("panoptic", results.get("pan_seg", {}))
-    pan = pan.get("pan_seg", pan)
-    for key in ("pq", "sq", "rq"):
-        out[key.upper()] = float(pan["All"][key])
-    sem = results.get("semantic", results.get("sem_seg", {}))
-    sem = sem.get("sem_seg", sem)
-    out["mIoU"] = float(sem["mIoU"])
-    ins = results.get("instance", results.get("ins_seg", {}))
-    ins = ins.get("ins_seg", ins)
-    out["mAP"] = float(ins["mAP"])
+    """The numbers training tracks, out of :func:`paddleseg_panoptic.core.evaluate.evaluate`'s
+    result: ``PQ``, ``SQ``, ``RQ`` (All classes, fractions), ``mIoU``, ``mAP`` and ``AP50``
+    (percent)."""
+    pan = results["pan_seg"]["All"]
+    ins = results["ins_seg"]
+    out = {"PQ": float(pan["pq"]), "SQ": float(pan["sq"]), "RQ": float(pan["rq"]),
+           "mIoU": float(results["sem_seg"]["mIoU"]), "mAP": float(ins["mAP"])}
     if "mAP50" in ins:
         out["AP50"] = float(ins["mAP50"])
     return out
