@@ -15,6 +15,7 @@ except ImportError:  # running from a source checkout without installing the pac
     import paddleseg_panoptic  # noqa: F401
 
 from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
+from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
 from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K  # noqa: E402
 
@@ -51,7 +52,8 @@ def parse_args(argv=None):
     parser.add_argument("--nms_kernel", type=int, default=NMS_KERNEL,
                         help="centre NMS window size for evaluation")
     parser.add_argument("--top_k", type=int, default=TOP_K,
-                        help="maximum number of centres for evaluation")
+                        help="centres kept for evaluation: those above the top_k-th largest "
+                        "heatmap value; <= 0 means no limit")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="auto: gpu when Paddle has CUDA and a GPU is visible, else cpu")
     parser.add_argument("--seed", type=int, default=None,
@@ -71,9 +73,10 @@ def main(argv=None):
             save_interval=args.save_interval, keep_checkpoint_max=args.keep_checkpoint_max,
             resume_model=args.resume_model, num_workers=args.num_workers,
             do_eval=args.do_eval, log_iters=args.log_iters, use_vdl=args.use_vdl,
-            threshold=args.threshold, nms_kernel=args.nms_kernel, top_k=args.top_k,
+            threshold=args.threshold, nms_kernel=args.nms_kernel,
+            top_k=args.top_k if args.top_k > 0 else None,
             device=args.device, seed=args.seed)
-    except TrainingError as e:
+    except (TrainingError, ConfigError, FileNotFoundError) as e:
         print("train.py: error: {}".format(e), file=sys.stderr, flush=True)
         return 1
     return 0

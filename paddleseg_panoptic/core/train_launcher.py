@@ -12,6 +12,7 @@ import paddle
 import paddle.distributed as dist
 from paddleseg.utils import logger
 
+from paddleseg_panoptic.core.evaluate import set_device
 from paddleseg_panoptic.core.train import train
 from paddleseg_panoptic.core.train_data import seed_everything
 from paddleseg_panoptic.core.train_logging import environment_info, write_run_records
@@ -20,30 +21,9 @@ from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils import checkpoint as ckpt
 from paddleseg_panoptic.utils.distributed import get_rank, get_world_size, init_distributed
 
-__all__ = ["select_device", "resolve_seed", "run_training"]
+__all__ = ["resolve_seed", "run_training"]
 
 SUMMARY_FILE = "train_summary.json"
-
-
-def select_device(device="auto"):
-    """Set Paddle's device: ``'auto'`` is the GPU when Paddle has CUDA and sees a GPU.
-
-    Returns:
-        str: ``'gpu'`` or ``'cpu'``.
-
-    Raises:
-        ValueError: unknown name, or ``'gpu'`` without a usable GPU.
-    """
-    if device not in ("auto", "cpu", "gpu"):
-        raise ValueError("--device must be auto, cpu or gpu, got {!r}".format(device))
-    has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-    if device == "auto":
-        device = "gpu" if has_gpu else "cpu"
-    elif device == "gpu" and not has_gpu:
-        raise ValueError("--device gpu: this Paddle build has no CUDA or no GPU is visible")
-    # Under paddle.distributed.launch, 'gpu' selects this process's card (FLAGS_selected_gpus).
-    paddle.set_device(device)
-    return device
 
 
 def resolve_seed(seed, resume_dir):
@@ -87,7 +67,9 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
         dict: the summary of :func:`~paddleseg_panoptic.core.train.train`, also written by
         rank 0 to ``save_dir/train_summary.json``.
     """
-    device = select_device(device)
+    # 'auto' is the GPU when Paddle has CUDA and sees one; each process takes its own card.
+    set_device(device)
+    device = paddle.get_device()
     world = init_distributed()
     cfg = Config(config, iters=iters, batch_size=batch_size, learning_rate=learning_rate,
                  opts=opts)
