@@ -18,7 +18,7 @@ import random
 import numpy as np
 import paddle
 
-__all__ = ["derive_seed", "seed_everything", "seed_step", "SeededDistributedBatchSampler",
+__all__ = ["check_dataset_size", "derive_seed", "seed_everything", "seed_step", "SeededDistributedBatchSampler",
            "SeededSampleDataset", "build_train_loader"]
 
 # Distinct stream tags so that e.g. the seed of epoch 3's order never equals a sample seed.
@@ -40,6 +40,21 @@ def seed_everything(seed):
 def seed_step(seed, iteration, rank):
     """Reseed Paddle's generator for the step of ``iteration`` (1-based) on ``rank``."""
     paddle.seed(derive_seed(seed, _STEP, iteration, rank))
+
+
+def check_dataset_size(num_samples, batch_size, world_size):
+    """Raise when ``num_samples`` cannot fill one global batch (an epoch without iterations).
+
+    Raises:
+        ValueError: naming the sizes and what to change.
+    """
+    global_batch = batch_size * world_size
+    if num_samples < global_batch:
+        raise ValueError(
+            "The training dataset has {} samples, fewer than one global batch of {} "
+            "(batch_size {} x {} processes): an epoch would have no iteration. Lower "
+            "--batch_size or use more data.".format(num_samples, global_batch, batch_size,
+                                                    world_size))
 
 
 class SeededDistributedBatchSampler(paddle.io.DistributedBatchSampler):
@@ -66,13 +81,7 @@ class SeededDistributedBatchSampler(paddle.io.DistributedBatchSampler):
                          shuffle=True, drop_last=True)
         self.seed = int(seed)
         self._skip = 0
-        global_batch = self.batch_size * self.nranks
-        if len(dataset) < global_batch or len(self) == 0:
-            raise ValueError(
-                "The training dataset has {} samples, fewer than one global batch of {} "
-                "(batch_size {} x {} processes): an epoch would have no iteration. Lower "
-                "--batch_size or use more data.".format(
-                    len(dataset), global_batch, self.batch_size, self.nranks))
+        check_dataset_size(len(dataset), self.batch_size, self.nranks)
 
     def set_position(self, epoch, batches_done):
         """Start the next ``__iter__`` in ``epoch`` after its first ``batches_done`` batches."""

@@ -13,8 +13,8 @@ import paddle.distributed as dist
 from paddleseg.utils import logger
 
 from paddleseg_panoptic.core.evaluate import set_device
-from paddleseg_panoptic.core.train import train
-from paddleseg_panoptic.core.train_data import seed_everything
+from paddleseg_panoptic.core.train import TrainingError, train
+from paddleseg_panoptic.core.train_data import check_dataset_size, seed_everything
 from paddleseg_panoptic.core.train_logging import environment_info, write_run_records
 from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
@@ -79,6 +79,13 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
                     "scratch".format(save_dir))
     seed = resolve_seed(seed, resume_dir)
     seed_everything(seed)
+    train_dataset = cfg.train_dataset
+    if train_dataset is None:
+        raise TrainingError("{} has no train_dataset".format(cfg.path))
+    try:  # before building the model: fail fast, before any pretrained download
+        check_dataset_size(len(train_dataset), cfg.batch_size, world)
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
     model = cfg.model
     optimizer = cfg.build_optimizer(model)
     if get_rank() == 0:
@@ -87,7 +94,7 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
                     "device {}; output in {}".format(cfg.path, cfg.iters, cfg.batch_size, world,
                                                      seed, device, save_dir))
     summary = train(
-        model, cfg.train_dataset, optimizer, cfg.loss, iters=cfg.iters,
+        model, train_dataset, optimizer, cfg.loss, iters=cfg.iters,
         batch_size=cfg.batch_size, seed=seed, val_dataset=cfg.val_dataset if do_eval else None,
         save_dir=save_dir, save_interval=save_interval, keep_checkpoint_max=keep_checkpoint_max,
         resume_model=resume_dir, num_workers=num_workers, do_eval=do_eval, log_iters=log_iters,
