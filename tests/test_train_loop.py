@@ -198,3 +198,12 @@ def test_parameter_digest_tracks_trainable_weights():
     assert parameter_digest(model) == before
     model.center.bias.set_value(model.center.bias + 1)
     assert parameter_digest(model) != before
+
+
+def test_resume_from_a_checkpoint_of_another_model_is_a_training_error(tmp_path):
+    other = paddle.nn.Linear(2, 2)
+    optimizer = paddle.optimizer.Adam(0.1, parameters=other.parameters())
+    from paddleseg_panoptic.utils.checkpoint import save_checkpoint
+    save_checkpoint(str(tmp_path), other, optimizer, {"iteration": 2})
+    with pytest.raises(TrainingError, match="--resume_model: Checkpoint .*iter_2 does not fit"):
+        _run(tmp_path / "out", resume_model=str(tmp_path / "iter_2"))

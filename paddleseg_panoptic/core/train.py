@@ -165,7 +165,10 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
     start_iter, best, last_ckpt = 0, None, None
     resume_dir = ckpt.resolve_resume_dir(resume_model, save_dir)
     if resume_dir is not None:
-        state = ckpt.load_checkpoint(resume_dir, model, optimizer)
+        try:
+            state = ckpt.load_checkpoint(resume_dir, model, optimizer)
+        except ValueError as e:
+            raise TrainingError("--resume_model: {}".format(e)) from None
         start_iter, last_ckpt = int(state["iteration"]), resume_dir
         best = state.get("best") or best
         if state.get("legacy"):
