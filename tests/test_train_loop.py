@@ -16,6 +16,7 @@ from visualdl import LogReader
 from paddleseg_panoptic.core.train import TrainingError, parameter_digest, train
 from paddleseg_panoptic.core.train_data import seed_everything
 from paddleseg_panoptic.losses import PanopticLoss
+from paddleseg_panoptic.utils.checkpoint import save_checkpoint
 
 H, W, C = 12, 10, 3
 LOSS = {"types": [{"type": "CrossEntropyLoss", "top_k_percent_pixels": 0.2},
@@ -203,7 +204,6 @@ def test_parameter_digest_tracks_trainable_weights():
 def test_resume_from_a_checkpoint_of_another_model_is_a_training_error(tmp_path):
     other = paddle.nn.Linear(2, 2)
     optimizer = paddle.optimizer.Adam(0.1, parameters=other.parameters())
-    from paddleseg_panoptic.utils.checkpoint import save_checkpoint
     save_checkpoint(str(tmp_path), other, optimizer, {"iteration": 2})
     with pytest.raises(TrainingError, match="--resume_model: Checkpoint .*iter_2 does not fit"):
         _run(tmp_path / "out", resume_model=str(tmp_path / "iter_2"))
