@@ -102,4 +102,10 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
     if get_rank() == 0:
         with open(os.path.join(save_dir, SUMMARY_FILE), "w", encoding="utf-8") as f:
             json.dump(dict(summary, seed=seed, world_size=world), f, indent=2, sort_keys=True)
+        best = summary["best"]
+        logger.info("Training finished at iteration {}; last checkpoint {}{}".format(
+            summary["iteration"], summary["last_checkpoint"],
+            "; best PQ {:.4f} at iteration {} in {}".format(
+                best["PQ"], best["iteration"], os.path.join(save_dir, "best_model"))
+            if best else ""))
     return summary
