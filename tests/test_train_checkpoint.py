@@ -124,7 +124,8 @@ def test_legacy_checkpoint_takes_iteration_from_directory_name(tmp_path):
     path = _save(str(tmp_path), model, optimizer, 40)
     os.remove(os.path.join(path, "train_state.json"))  # as the reference writes them
     model2, optimizer2 = _model_and_optimizer()
-    assert ckpt.load_checkpoint(path, model2, optimizer2) == {"iteration": 40, "legacy": True}
+    assert ckpt.load_checkpoint(path, model2, optimizer2) == {
+        "iteration": 40, "legacy": True, "optimizer_restored": True}
     renamed = tmp_path / "my_weights"
     os.replace(path, renamed)
     with pytest.raises(ValueError, match="my_weights.*iter_N"):
@@ -150,3 +151,21 @@ def test_update_state_merges(tmp_path):
         state = json.load(f)
     assert state["best"] == {"PQ": 0.3, "iteration": 2} and state["iteration"] == 2
     assert sorted(os.listdir(path)) == ["model.pdopt", "model.pdparams", "train_state.json"]
+
+
+def test_foreign_optimizer_file_restores_schedule_only(tmp_path):
+    # As with a reference checkpoint: no train_state.json, and the accumulators are named
+    # after another process's generated parameter names.
+    paddle.seed(0)
+    model, optimizer = _model_and_optimizer()
+    _step(model, optimizer, 4)
+    path = _save(str(tmp_path), model, optimizer, 4)
+    os.remove(os.path.join(path, "train_state.json"))
+    paddle.nn.Linear(2, 2)  # shifts the generated names of the next model
+    model2, optimizer2 = _model_and_optimizer()
+    state = ckpt.load_checkpoint(path, model2, optimizer2)
+    assert state == {"iteration": 4, "legacy": True, "optimizer_restored": False}
+    for k, v in model2.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), model.state_dict()[k].numpy())
+    assert optimizer2.get_lr() == pytest.approx(optimizer.get_lr())
+    _step(model2, optimizer2, 1)  # the step works: fresh moments instead of a crash

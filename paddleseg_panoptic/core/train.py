@@ -171,6 +171,10 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
             raise TrainingError("--resume_model: {}".format(e)) from None
         start_iter, last_ckpt = int(state["iteration"]), resume_dir
         best = state.get("best") or best
+        if not state.get("optimizer_restored", True):
+            logger.warning("{}/{} does not name this model's parameters (written by another "
+                           "program?): weights, schedule and iteration restored, the optimizer "
+                           "moments start afresh".format(resume_dir, ckpt.OPTIMIZER_FILE))
         if state.get("legacy"):
             logger.warning("{} has no {}: the data order restarts from epoch 0".format(
                 resume_dir, ckpt.STATE_FILE))

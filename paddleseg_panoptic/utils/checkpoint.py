@@ -210,6 +210,22 @@ def _rename_optimizer_state(opt_state, saved_names, model):
     return out
 
 
+def _optimizer_state_fits(opt_state, model):
+    """Whether every trainable parameter of ``model`` has accumulators in ``opt_state``."""
+    keys = [k for k in opt_state if isinstance(k, str) and k not in ("LR_Scheduler",
+                                                                       "master_weights")]
+    if not keys:  # an optimizer without accumulators (plain SGD) fits anything
+        return True
+    prefixes = {p.name + "_" for p in model.parameters() if p.trainable}
+    covered = set()
+    for key in keys:
+        # Accumulator keys are '<param name>_<accumulator>_<n>'; try each '_' split point.
+        for cut in range(len(key)):
+            if key[cut] == "_" and key[:cut + 1] in prefixes:
+                covered.add(key[:cut + 1])
+    return covered == prefixes
+
+
 def load_checkpoint(ckpt_dir, model, optimizer):
     """Restore model and optimizer (with its LR schedule) from ``ckpt_dir``.
 
@@ -219,9 +235,10 @@ def load_checkpoint(ckpt_dir, model, optimizer):
         optimizer (paddle.optimizer.Optimizer)
 
     Returns:
-        dict: the training state. Checkpoints written by the reference have no
-        ``train_state.json``: the iteration is then taken from the directory name
-        (``iter_N``) and the returned dict has ``'legacy': True``.
+        dict: the training state, with ``optimizer_restored`` False when the optimizer file
+        names parameters this model does not have (then only the LR schedule is restored).
+        Checkpoints written by the reference have no ``train_state.json``: the iteration is
+        then taken from the directory name (``iter_N``) and the dict has ``'legacy': True``.
 
     Raises:
         ValueError: when the weights do not fit the model or the iteration cannot be
@@ -239,16 +256,26 @@ def load_checkpoint(ckpt_dir, model, optimizer):
         raise ValueError("Checkpoint {} does not fit the model: {} missing keys (e.g. {}), {} "
                          "unexpected keys (e.g. {})".format(ckpt_dir, len(missing), missing[:3],
                                                             len(unexpected), unexpected[:3]))
+    if state is None:
+        match = _ITER_DIR.match(os.path.basename(os.path.normpath(ckpt_dir)))
+        if not match:
+            raise ValueError(
+                "Cannot tell the iteration of checkpoint '{}': it has no {} and its name is not "
+                "iter_N".format(ckpt_dir, STATE_FILE))
+        state = {"iteration": int(match.group(1)), "legacy": True}
     model.set_state_dict(weights)
     opt_state = paddle.load(os.path.join(ckpt_dir, OPTIMIZER_FILE))
-    if state is not None and state.get("param_names"):
+    if state.get("param_names"):
         opt_state = _rename_optimizer_state(opt_state, state["param_names"], model)
-    optimizer.set_state_dict(opt_state)
-    if state is not None:
-        return state
-    match = _ITER_DIR.match(os.path.basename(os.path.normpath(ckpt_dir)))
-    if not match:
-        raise ValueError(
-            "Cannot tell the iteration of checkpoint '{}': it has no {} and its name is not "
-            "iter_N".format(ckpt_dir, STATE_FILE))
-    return {"iteration": int(match.group(1)), "legacy": True}
+    if _optimizer_state_fits(opt_state, model):
+        optimizer.set_state_dict(opt_state)
+        state["optimizer_restored"] = True
+    else:
+        # A file from another program (e.g. the reference) names the accumulators after
+        # parameters that do not exist here; Paddle would fail at the first step. Keep the
+        # schedule, start the moments afresh.
+        schedule = opt_state.get("LR_Scheduler")
+        if schedule is not None and hasattr(optimizer._learning_rate, "set_state_dict"):
+            optimizer._learning_rate.set_state_dict(schedule)
+        state["optimizer_restored"] = False
+    return state
