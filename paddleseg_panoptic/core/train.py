@@ -27,7 +27,7 @@ from paddleseg_panoptic.utils import checkpoint as ckpt
 from paddleseg_panoptic.utils.distributed import (all_reduce_max, barrier, broadcast_buffers,
                                                   get_rank, get_world_size, unwrap_model)
 
-__all__ = ["TrainingError", "train", "parameter_digest"]
+__all__ = ["TrainingError", "train", "parameter_digest", "summarize_metrics"]
 
 _BATCH_KEYS = ("semantic", "semantic_weights", "center", "center_weights", "offset",
                "offset_weights")
