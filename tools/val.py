@@ -65,10 +65,15 @@ def main(argv=None):
     from paddleseg_panoptic.core.evaluate import run_evaluation
     from paddleseg_panoptic.evaluation.report import official_comparison, write_json
 
-    results = run_evaluation(
-        args.config, args.model_path, threshold=args.threshold, nms_kernel=args.nms_kernel,
-        top_k=args.top_k if args.top_k > 0 else None, num_workers=args.num_workers,
-        device=args.device, opts=args.opts, official_dir=args.official)
+    try:
+        results = run_evaluation(
+            args.config, args.model_path, threshold=args.threshold,
+            nms_kernel=args.nms_kernel, top_k=args.top_k if args.top_k > 0 else None,
+            num_workers=args.num_workers, device=args.device, opts=args.opts,
+            official_dir=args.official)
+    except (ValueError, FileNotFoundError) as e:   # bad config, weights, dataset or labels
+        print("val.py: error: {}".format(e), file=sys.stderr)
+        return 2
     if paddle.distributed.get_rank() != 0:
         return 0
     if "official" in results:
