@@ -1,0 +1,86 @@
+"""Train Panoptic-DeepLab.
+
+One process:      python tools/train.py --config CONFIG [options]
+Several devices:  python -m paddle.distributed.launch --gpus 0,1,2,3 tools/train.py --config ...
+See docs/training.md.
+"""
+import argparse
+import os
+import sys
+
+try:
+    import paddleseg_panoptic  # noqa: F401
+except ImportError:  # running from a source checkout without installing the package
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+    import paddleseg_panoptic  # noqa: F401
+
+from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
+from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
+from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
+from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train Panoptic-DeepLab (data parallel over "
+                                     "all processes started by paddle.distributed.launch).")
+    parser.add_argument("--config", required=True, help="YAML config file")
+    parser.add_argument("--iters", type=int, default=None,
+                        help="total iterations (replaces the config's `iters`)")
+    parser.add_argument("--batch_size", type=int, default=None,
+                        help="batch size per process (replaces the config's `batch_size`)")
+    parser.add_argument("--learning_rate", type=float, default=None,
+                        help="initial learning rate (replaces `learning_rate.value`)")
+    parser.add_argument("--save_interval", type=int, default=1000,
+                        help="iterations between checkpoints (one is also saved at the end)")
+    parser.add_argument("--resume_model", default=None,
+                        help="checkpoint directory (save_dir/iter_N) to continue from, or "
+                        "'auto' for the newest complete checkpoint in --save_dir")
+    parser.add_argument("--save_dir", default="./output",
+                        help="directory for checkpoints, logs and the run records")
+    parser.add_argument("--keep_checkpoint_max", type=int, default=5,
+                        help="newest iter_N checkpoints to keep (<= 0 keeps all)")
+    parser.add_argument("--num_workers", type=int, default=0,
+                        help="data loader worker processes per training process")
+    parser.add_argument("--do_eval", action="store_true",
+                        help="evaluate at each checkpoint past half of the iterations and keep "
+                        "save_dir/best_model by PQ")
+    parser.add_argument("--log_iters", type=int, default=10, help="iterations per log line")
+    parser.add_argument("--use_vdl", action="store_true",
+                        help="write VisualDL scalars to --save_dir")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD,
+                        help="centre heatmap threshold for evaluation")
+    parser.add_argument("--nms_kernel", type=int, default=NMS_KERNEL,
+                        help="centre NMS window size for evaluation")
+    parser.add_argument("--top_k", type=int, default=TOP_K,
+                        help="centres kept for evaluation: those above the top_k-th largest "
+                        "heatmap value; <= 0 means no limit")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="auto: gpu when Paddle has CUDA and a GPU is visible, else cpu")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="fixes initialisation, data order and augmentation (default: "
+                        "the resumed checkpoint's seed, else random; always recorded)")
+    parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
+                        help="config overrides, e.g. train_dataset.dataset_root=data/x")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        run_training(
+            args.config, iters=args.iters, batch_size=args.batch_size,
+            learning_rate=args.learning_rate, opts=args.opts, save_dir=args.save_dir,
+            save_interval=args.save_interval, keep_checkpoint_max=args.keep_checkpoint_max,
+            resume_model=args.resume_model, num_workers=args.num_workers,
+            do_eval=args.do_eval, log_iters=args.log_iters, use_vdl=args.use_vdl,
+            threshold=args.threshold, nms_kernel=args.nms_kernel,
+            top_k=args.top_k if args.top_k > 0 else None,
+            device=args.device, seed=args.seed)
+    except (TrainingError, ConfigError, FileNotFoundError) as e:
+        print("train.py: error: {}".format(e), file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
