@@ -1,0 +1,133 @@
+"""Building components from ``type:`` mappings through paddleseg's component managers.
+
+A mapping ``{type: Name, key: value, ...}`` becomes ``Name(key=value, ...)`` where ``Name`` is
+registered in one of the managers; nested mappings and lists are built first, so
+``model.backbone`` is an object by the time the model is constructed. A backbone's
+``pretrained`` is taken out before the backbone is built (paddleseg's backbones would download
+it inside their constructor) and loaded afterwards with
+:func:`paddleseg_panoptic.utils.weights.load_pretrained`, whose errors say how to fix them.
+"""
+import difflib
+import inspect
+
+from paddleseg_panoptic.cvlibs import manager
+
+
+class ConfigError(ValueError):
+    """A config file is malformed or names something that does not exist."""
+
+
+# Which managers a key path prefers, so a name registered in two managers resolves by context.
+_PREFERRED = (
+    ("model.backbone", manager.BACKBONES),
+    ("model", manager.MODELS),
+    ("train_dataset.transforms", manager.TRANSFORMS),
+    ("val_dataset.transforms", manager.TRANSFORMS),
+    ("train_dataset", manager.DATASETS),
+    ("val_dataset", manager.DATASETS),
+    ("loss", manager.LOSSES),
+)
+
+
+def _managers_for(key):
+    preferred = [m for prefix, m in _PREFERRED if key == prefix or key.startswith(prefix + ".")]
+    return preferred[:1] + [m for m in manager.ALL_MANAGERS if m not in preferred[:1]]
+
+
+def lookup_component(type_name, key, source):
+    """Return ``(component, manager)`` registered under ``type_name``.
+
+    Args:
+        type_name (str): the ``type`` value.
+        key (str): dotted config key of the mapping, for messages.
+        source (str): config file, for messages.
+
+    Raises:
+        ConfigError: no manager has that name; lists the closest registered names.
+    """
+    if not isinstance(type_name, str):
+        raise ConfigError("{}: `{}.type` must be a component name, got {!r}".format(
+            source, key, type_name))
+    managers = _managers_for(key)
+    for mgr in managers:
+        if type_name in mgr.components_dict:
+            return mgr.components_dict[type_name], mgr
+    names = sorted({n for mgr in managers for n in mgr.components_dict})
+    close = difflib.get_close_matches(type_name, names, n=5, cutoff=0.5)
+    hint = "did you mean {}?".format(", ".join(close)) if close else \
+        "registered in {}: {}".format(managers[0].name,
+                                      ", ".join(sorted(managers[0].components_dict))[:400])
+    raise ConfigError("{}: unknown component type '{}' at `{}.type` ({}). Is the package that "
+                      "registers it imported?".format(source, type_name, key, hint))
+
+
+def describe_signature(component):
+    """``Name(arg=default, ...)`` for messages; classes report their ``__init__``."""
+    try:
+        return "{}{}".format(component.__name__, inspect.signature(component))
+    except (TypeError, ValueError):
+        return component.__name__
+
+
+def _check_arguments(component, kwargs, type_name, key, source):
+    try:
+        signature = inspect.signature(component)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(**kwargs)
+    except TypeError as e:
+        raise ConfigError("{}: bad argument for component {} at `{}`: {}. Accepted: {}".format(
+            source, type_name, key, e, describe_signature(component))) from None
+
+
+def _call(component, kwargs, type_name, key, source):
+    _check_arguments(component, kwargs, type_name, key, source)
+    try:
+        return component(**kwargs)
+    except TypeError as e:
+        # Registered functions such as paddleseg's ResNet50_vd(**args) accept anything and
+        # fail one call deeper; report those in config terms too.
+        text = str(e)
+        if "unexpected keyword argument" in text or "required positional argument" in text:
+            raise ConfigError("{}: bad argument for component {} at `{}`: {}. Accepted: "
+                              "{}".format(source, type_name, key, text,
+                                          describe_signature(component))) from None
+        raise
+
+
+def build_object(spec, key, source, strip_pretrained=False):
+    """Build every ``type:`` mapping inside ``spec`` (depth first).
+
+    Args:
+        spec: a value of the resolved config (mapping, list or scalar).
+        key (str): its dotted key, for messages (``model``, ``loss.types.0``, ...).
+        source (str): the config file, for messages.
+        strip_pretrained (bool): drop every ``pretrained`` key so nothing is downloaded.
+
+    Returns:
+        The built object; mappings without ``type`` stay dicts, lists stay lists.
+    """
+    if isinstance(spec, list):
+        return [build_object(v, "{}.{}".format(key, i), source, strip_pretrained)
+                for i, v in enumerate(spec)]
+    if not isinstance(spec, dict):
+        return spec
+    if "type" not in spec:
+        return {k: build_object(v, "{}.{}".format(key, k), source, strip_pretrained)
+                for k, v in spec.items()}
+    type_name = spec["type"]
+    component, mgr = lookup_component(type_name, key, source)
+    kwargs = {}
+    for k, v in spec.items():
+        if k == "type" or (strip_pretrained and k == "pretrained"):
+            continue
+        kwargs[k] = build_object(v, "{}.{}".format(key, k), source, strip_pretrained)
+    pretrained = None
+    if mgr is manager.BACKBONES and "pretrained" in kwargs:
+        pretrained = kwargs.pop("pretrained")
+    obj = _call(component, kwargs, type_name, key, source)
+    if pretrained is not None:
+        from paddleseg_panoptic.utils.weights import load_pretrained
+        load_pretrained(obj, pretrained, key="{}.pretrained".format(key))
+    return obj

@@ -1,0 +1,197 @@
+"""Loading weights into a layer by parameter name, with a report, and resolving `pretrained`.
+
+``load_weights`` is used for the model's and the backbone's ``pretrained`` argument and for
+``--model_path`` in the tools. Keys are matched by name; a key whose shape differs is skipped
+and reported rather than failing the whole load (e.g. a checkpoint trained with another
+``num_classes``), but a file sharing no key at all with the model is refused.
+"""
+import dataclasses
+import os
+from urllib.parse import urlparse
+
+import numpy as np
+import paddle
+from paddleseg.utils import logger
+
+
+class PretrainedWeightsError(RuntimeError):
+    """A ``pretrained`` URL could not be fetched."""
+
+
+@dataclasses.dataclass
+class LoadReport:
+    """What ``load_weights`` did.
+
+    Attributes:
+        source (str): the file (or ``'<state dict>'``) the weights came from.
+        loaded (list[str]): model keys set from the checkpoint.
+        missing (list[str]): model keys absent from the checkpoint (left as they were).
+        unexpected (list[str]): checkpoint keys the model does not have (ignored).
+        mismatched (list[tuple[str, list, list]]): ``(key, checkpoint_shape, model_shape)``
+            for keys present in both with different shapes (left as they were).
+    """
+    source: str
+    loaded: list
+    missing: list
+    unexpected: list
+    mismatched: list
+
+    @property
+    def complete(self):
+        """True when every model key was loaded and nothing was left over."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def summary(self):
+        """One line per category, naming at most a few keys each."""
+        def few(keys):
+            keys = [k if isinstance(k, str) else "{} (checkpoint {} vs model {})".format(*k)
+                    for k in keys]
+            more = " ... (+{} more)".format(len(keys) - 5) if len(keys) > 5 else ""
+            return ", ".join(keys[:5]) + more
+
+        total = len(self.loaded) + len(self.missing) + len(self.mismatched)
+        lines = ["Loaded {}/{} model tensors from {}".format(len(self.loaded), total,
+                                                            self.source)]
+        if self.missing:
+            lines.append("  missing in checkpoint ({}): {}".format(len(self.missing),
+                                                                  few(self.missing)))
+        if self.unexpected:
+            lines.append("  unexpected in checkpoint ({}): {}".format(len(self.unexpected),
+                                                                     few(self.unexpected)))
+        if self.mismatched:
+            lines.append("  skipped, shape mismatch ({}): {}".format(len(self.mismatched),
+                                                                    few(self.mismatched)))
+        return "\n".join(lines)
+
+    __str__ = summary
+
+
+def read_state_dict(path):
+    """Read a ``.pdparams`` file (or a directory holding ``model.pdparams``) into a dict.
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        ValueError: the file is not a Paddle state dict.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.pdparams")
+    if not os.path.isfile(path):
+        raise FileNotFoundError("Weights file not found: {}".format(path))
+    if path.endswith((".tar.gz", ".tgz", ".tar", ".zip")):
+        raise ValueError("{} is an archive: extract it and pass the .pdparams file inside "
+                         "(usually model.pdparams)".format(path))
+    try:
+        state = paddle.load(path)
+    except Exception as e:  # paddle raises assorted errors for non-pickle input
+        raise ValueError("Cannot read weights file {}: {}: {}".format(
+            path, type(e).__name__, e)) from None
+    if not isinstance(state, dict):
+        raise ValueError("Weights file {} holds a {}, not a state dict".format(
+            path, type(state).__name__))
+    return state
+
+
+def _shape(value):
+    return list(value.shape) if hasattr(value, "shape") else list(np.shape(value))
+
+
+def load_weights(model, path_or_state_dict, log=True):
+    """Copy weights into ``model`` by parameter name.
+
+    Args:
+        model (paddle.nn.Layer): the layer to fill.
+        path_or_state_dict (str | os.PathLike | dict): a ``.pdparams`` file, a directory with
+            ``model.pdparams``, or a state dict (name -> Tensor / ndarray).
+        log (bool): log the report through paddleseg's logger.
+
+    Returns:
+        LoadReport: loaded, missing, unexpected and shape-mismatched keys.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a state dict, or none of its keys matches the model.
+    """
+    if isinstance(path_or_state_dict, dict):
+        state, source = path_or_state_dict, "<state dict>"
+    else:
+        source = os.fspath(path_or_state_dict)
+        state = read_state_dict(source)
+    model_state = model.state_dict()
+    loaded, missing, mismatched = [], [], []
+    for key, value in model_state.items():
+        if key not in state:
+            missing.append(key)
+        elif _shape(state[key]) != _shape(value):
+            mismatched.append((key, _shape(state[key]), _shape(value)))
+        else:
+            loaded.append(key)
+    unexpected = [key for key in state if key not in model_state]
+    report = LoadReport(source, loaded, missing, unexpected, mismatched)
+    if not loaded:
+        raise ValueError(
+            "Weights file {} matches no parameter of {}: {} checkpoint keys (e.g. {}), {} model "
+            "keys (e.g. {}), {} same-name keys with another shape. Is it a checkpoint of this "
+            "model?".format(source, type(model).__name__, len(state), list(state)[:3],
+                            len(model_state), list(model_state)[:3], len(mismatched)))
+    # Pass every model key (skipped ones with their current value) so Paddle does not warn
+    # about each key we deliberately left out.
+    new_state = dict(model_state)
+    new_state.update((key, state[key]) for key in loaded)
+    model.set_state_dict(new_state)
+    if log:
+        if report.complete:
+            logger.info(report.summary())
+        else:
+            logger.warning(report.summary())
+    return report
+
+
+def resolve_pretrained(pretrained, key="pretrained"):
+    """Turn a ``pretrained`` value into a local ``.pdparams`` path.
+
+    Args:
+        pretrained (str): a local file / directory, or an ``http(s)`` URL of a ``.pdparams``
+            or ``.tar.gz`` (fetched with paddleseg's downloader into its cache).
+        key (str): the config key the value came from, used in error messages.
+
+    Raises:
+        PretrainedWeightsError: the URL cannot be fetched (e.g. no network).
+        FileNotFoundError: the local file does not exist.
+    """
+    pretrained = os.fspath(pretrained)
+    if urlparse(pretrained).scheme in ("http", "https", "ftp"):
+        from paddleseg.utils.utils import download_pretrained_model
+        try:
+            path = download_pretrained_model(pretrained)
+        except Exception as e:  # requests / tarfile / OS errors all mean "not available"
+            raise PretrainedWeightsError(
+                "Could not fetch pretrained weights for `{key}` from {url} ({kind}: {msg}). "
+                "Download it on a machine with network access (extract a .tar.gz; the weights "
+                "are its model.pdparams) and pass the local file, e.g. "
+                "`--opts {key}=/path/to/model.pdparams`, or train from scratch with "
+                "`--opts {key}=null`.".format(key=key, url=pretrained, kind=type(e).__name__,
+                                              msg=str(e)[:300])) from None
+        if not os.path.isfile(path):
+            raise PretrainedWeightsError(
+                "Fetched {} for `{}` but found no weights file at {}; pass a local .pdparams "
+                "with `--opts {}=/path/to/model.pdparams`".format(pretrained, key, path, key))
+        return path
+    if not os.path.exists(pretrained):
+        raise FileNotFoundError(
+            "Pretrained weights for `{}` not found: {} (give an existing .pdparams file, an "
+            "URL, or null)".format(key, pretrained))
+    return pretrained
+
+
+def load_pretrained(layer, pretrained, key="pretrained"):
+    """Load ``pretrained`` (path or URL) into ``layer``; ``None`` does nothing.
+
+    Returns:
+        LoadReport or None.
+    """
+    if pretrained is None:
+        return None
+    path = resolve_pretrained(pretrained, key)
+    logger.info("Loading pretrained weights for `{}` from {}".format(key, path))
+    return load_weights(layer, path)
