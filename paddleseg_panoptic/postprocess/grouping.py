@@ -1,0 +1,351 @@
+"""Pixel grouping: every (thing) pixel joins the centre nearest to its voted location (SPEC 6.3).
+
+The rule, for pixel (y, x) with offset (dy, dx): in float32, vy = y + dy and vx = x + dx; the
+distance to centre (cy, cx) is sqrt((cy - vy)^2 + (cx - vx)^2) with every operation rounded to
+float32; the pixel takes the 1-based index of the nearest centre, the first one on ties.
+
+Two exact implementations compute that rule without a K x H*W matrix:
+- ``dense``: all K centres for a block of pixels at a time (bounded block), used on
+  accelerators and as the obviously-correct version;
+- ``grid``: (numpy) the voted locations are binned into square cells; for each occupied cell a
+  conservative bound keeps only the centres that can be nearest to some point of the cell (with a
+  generous margin for float32 rounding, so every centre that could tie is kept, in index order),
+  and the exact rule then runs over those few candidates. Far from Voronoi boundaries a cell has
+  one candidate and its pixels need no distance at all.
+Both give identical ids (tests check this bit for bit).
+"""
+import numpy as np
+import paddle
+
+from . import _arrays
+from .centers import find_instance_center
+from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
+
+__all__ = ["group_pixels", "get_instance_segmentation"]
+
+# Largest [pixels, candidates] block evaluated at once (elements). A block costs about 4 float32
+# temporaries, i.e. ~32 MB at this size.
+DEFAULT_BUDGET = 1 << 21
+# Grid cells: at least this many pixels a side, at most this many cells in all.
+_MIN_CELL = 16.0
+_MAX_CELLS = 1 << 14
+# Relative slack of the candidate bound; float32 rounding of a distance is below 1e-6 relative.
+_SLACK = 1e-4
+# Sentinel centre coordinate: its float32 distance to any in-grid vote is inf.
+_FAR = np.float32(1e30)
+
+
+def _nearest(vy, vx, cy, cx, cand=None):
+    """0-based index of the nearest centre (first on ties) for each vote.
+
+    Args:
+        vy, vx (np.ndarray): [n] float32 voted locations.
+        cy, cx (np.ndarray): [K] float32 centre coordinates.
+        cand (np.ndarray | None): [n, M] ascending candidate indices into cy / cx per vote;
+            None means all K centres.
+    """
+    if cand is None:
+        d = cy[None, :] - vy[:, None]
+        e = cx[None, :] - vx[:, None]
+    else:
+        d = cy[cand]
+        d -= vy[:, None]
+        e = cx[cand]
+        e -= vx[:, None]
+    with np.errstate(over="ignore"):  # the sentinel centre's distance overflows to inf
+        d *= d
+        e *= e
+        d += e
+    np.sqrt(d, out=d)
+    best = np.argmin(d, axis=1)
+    if cand is None:
+        return best
+    return cand[np.arange(cand.shape[0]), best]
+
+
+def _dense_assign(vy, vx, cy, cx, budget):
+    labels = np.empty(vy.shape[0], dtype=np.int64)
+    rows = max(1, budget // cy.shape[0])
+    for s in range(0, vy.shape[0], rows):
+        labels[s:s + rows] = _nearest(vy[s:s + rows], vx[s:s + rows], cy, cx)
+    return labels
+
+
+def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
+    """Exact nearest-centre labels for votes ``vy, vx`` using the cell-candidate pruning."""
+    k = cy.shape[0]
+    labels = np.empty(vy.shape[0], dtype=np.int64)
+    # The grid spans the votes' bounding box, limited to a generous window around the image;
+    # votes outside it (or not finite) use the dense rule.
+    lo_y, hi_y = np.fmin.reduce(vy), np.fmax.reduce(vy)
+    lo_x, hi_x = np.fmin.reduce(vx), np.fmax.reduce(vx)
+    if np.isnan([lo_y, hi_y, lo_x, hi_x]).any():  # no vote has a number in some coordinate
+        return _dense_assign(vy, vx, cy, cx, budget)
+    lo_y, hi_y = max(float(lo_y), -height), min(float(hi_y), 2.0 * height)
+    lo_x, hi_x = max(float(lo_x), -width), min(float(hi_x), 2.0 * width)
+    if lo_y > hi_y or lo_x > hi_x:
+        return _dense_assign(vy, vx, cy, cx, budget)
+    inside = (vy >= lo_y) & (vy <= hi_y) & (vx >= lo_x) & (vx <= hi_x)
+    if not inside.all():
+        outside = np.flatnonzero(~inside)
+        labels[outside] = _dense_assign(vy[outside], vx[outside], cy, cx, budget)
+        sel = np.flatnonzero(inside)
+        labels[sel] = _grid_assign(vy[sel], vx[sel], cy, cx, height, width, budget, min_cell)
+        return labels
+
+    ext_y, ext_x = hi_y - lo_y, hi_x - lo_x
+    cell = max(min_cell, float(np.sqrt(ext_y * ext_x / _MAX_CELLS)))
+    grid_h = int(ext_y // cell) + 1
+    grid_w = int(ext_x // cell) + 1
+    inv = np.float32(1.0 / cell)
+    gy = ((vy - np.float32(lo_y)) * inv).astype(np.int32)
+    np.clip(gy, 0, grid_h - 1, out=gy)
+    gx = ((vx - np.float32(lo_x)) * inv).astype(np.int32)
+    np.clip(gx, 0, grid_w - 1, out=gx)
+    gy *= grid_w
+    gy += gx
+    cell_id = gy
+    del gx
+    occupied = np.flatnonzero(np.bincount(cell_id, minlength=grid_h * grid_w))
+
+    # Cell boxes widened by one pixel, so rounding in the binning above cannot put a vote outside
+    # its cell's box.
+    y0 = lo_y + (occupied // grid_w) * cell - 1.0
+    x0 = lo_x + (occupied % grid_w) * cell - 1.0
+    y1, x1 = y0 + cell + 2.0, x0 + cell + 2.0
+    cy64, cx64 = cy.astype(np.float64), cx.astype(np.float64)
+    ny = np.maximum(np.maximum(y0[:, None] - cy64, cy64 - y1[:, None]), 0.0)
+    nx = np.maximum(np.maximum(x0[:, None] - cx64, cx64 - x1[:, None]), 0.0)
+    near2 = ny * ny + nx * nx
+    fy = np.maximum(cy64 - y0[:, None], y1[:, None] - cy64)
+    fx = np.maximum(cx64 - x0[:, None], x1[:, None] - cx64)
+    far2 = fy * fy + fx * fx
+    # Every point of a box is within sqrt(min far2) of some centre, so a centre whose nearest
+    # point of the box is farther than that (plus slack) is never nearest, nor tied.
+    bound2 = far2.min(axis=1) * (1.0 + _SLACK) ** 2
+    cand = near2 <= bound2[:, None]
+    ncand = cand.sum(axis=1)
+    width_m = int(ncand.max())
+    rows, cols = np.nonzero(cand)  # row-major: candidates ascending within each cell
+    starts = np.concatenate([[0], np.cumsum(ncand)[:-1]])
+    table = np.full((occupied.size, width_m), k, dtype=np.int32)
+    table[rows, np.arange(rows.size) - starts[rows]] = cols
+
+    rank_of_cell = np.zeros(grid_h * grid_w, dtype=np.int32)
+    rank_of_cell[occupied] = np.arange(occupied.size, dtype=np.int32)
+    rank = rank_of_cell[cell_id]
+    del cell_id
+    labels[:] = table[rank, 0]
+    if width_m == 1:
+        return labels
+
+    cy_ext = np.append(cy, _FAR).astype(np.float32)
+    cx_ext = np.append(cx, _FAR).astype(np.float32)
+    # Votes whose cell has m > 1 candidates are evaluated in groups of similar m (next power of
+    # two), so one crowded cell does not make every vote pay for its candidate count.
+    level = np.ceil(np.log2(np.maximum(ncand, 1))).astype(np.int8)
+    level_px = level[rank]
+    for lev in range(1, int(level.max()) + 1):
+        sel = np.flatnonzero(level_px == lev)
+        if sel.size == 0:
+            continue
+        m = min(1 << lev, width_m)
+        step = max(1, budget // m)
+        for s in range(0, sel.size, step):
+            part = sel[s:s + step]
+            labels[part] = _nearest(vy[part], vx[part], cy_ext, cx_ext, table[rank[part], :m])
+    return labels
+
+
+def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="grid", min_cell=_MIN_CELL):
+    """numpy grouping; returns [1, H, W] int64 ids (0 outside ``mask``).
+
+    ``method`` is "grid" (pruned) or "dense"; ``min_cell`` is the smallest grid cell side.
+    """
+    height, width = offsets.shape[1:]
+    out = np.zeros(height * width, dtype=np.int64)
+    k = ctr.shape[0]
+    idx = None if mask is None else np.flatnonzero(mask)
+    if k == 0 or (idx is not None and idx.size == 0):
+        return out.reshape(1, height, width)
+    if k == 1:
+        if idx is None:
+            out[:] = 1
+        else:
+            out[idx] = 1
+        return out.reshape(1, height, width)
+    off_y = np.asarray(offsets[0], dtype=np.float32)
+    off_x = np.asarray(offsets[1], dtype=np.float32)
+    if idx is None:
+        vy = (np.arange(height, dtype=np.float32)[:, None] + off_y).ravel()
+        vx = (np.arange(width, dtype=np.float32)[None, :] + off_x).ravel()
+    else:
+        iy = idx // width
+        vy = iy.astype(np.float32)
+        vy += off_y.ravel()[idx]
+        vx = (idx - iy * width).astype(np.float32)
+        vx += off_x.ravel()[idx]
+        del iy
+    cy = ctr[:, 0].astype(np.float32)
+    cx = ctr[:, 1].astype(np.float32)
+    if method == "dense":
+        labels = _dense_assign(vy, vx, cy, cx, budget)
+    else:
+        labels = _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell)
+    labels += 1
+    if idx is None:
+        out[:] = labels
+    else:
+        out[idx] = labels
+    return out.reshape(1, height, width)
+
+
+def _group_paddle(ctr, offsets, mask=None, budget=DEFAULT_BUDGET):
+    """Device grouping (dense rule in bounded blocks); returns [1, H, W] int64 ids."""
+    height, width = offsets.shape[1:]
+    k = ctr.shape[0]
+    out = paddle.zeros([height * width], dtype="int64")
+    off = offsets.astype("float32")
+    vy = (paddle.arange(height, dtype="float32").unsqueeze(1) + off[0]).flatten()
+    vx = (paddle.arange(width, dtype="float32").unsqueeze(0) + off[1]).flatten()
+    idx = None
+    if mask is not None:
+        idx = paddle.nonzero(mask.flatten()).flatten()
+        if idx.shape[0] == 0 or k == 0:
+            return out.reshape([1, height, width])
+        vy, vx = paddle.gather(vy, idx), paddle.gather(vx, idx)
+    elif k == 0:
+        return out.reshape([1, height, width])
+    cy = ctr[:, 0].astype("float32").unsqueeze(0)
+    cx = ctr[:, 1].astype("float32").unsqueeze(0)
+    rows = max(1, budget // k)
+    labels = []
+    inf = paddle.full([1], float("inf"), dtype="float32")
+    for s in range(0, vy.shape[0], rows):
+        d = cy - vy[s:s + rows].unsqueeze(1)
+        e = cx - vx[s:s + rows].unsqueeze(1)
+        dist = paddle.sqrt(d * d + e * e)
+        # A non-finite vote ties every centre: take the first, as numpy's argmin does.
+        dist = paddle.where(paddle.isnan(dist), inf, dist)
+        labels.append(paddle.argmin(dist, axis=1))
+    labels = paddle.concat(labels).astype("int64") + 1
+    if idx is None:
+        out = labels
+    else:
+        out = paddle.scatter(out, idx, labels)
+    return out.reshape([1, height, width])
+
+
+def _check_group_inputs(ctr, offsets, mask):
+    _arrays.check_centers(ctr)
+    shape = _arrays.check_ndim(offsets, "offsets", 3, lead=2)
+    if mask is not None and tuple(int(s) for s in mask.shape) not in (shape[1:], (1,) + shape[1:]):
+        raise ValueError(f"mask must have shape [H, W] = {list(shape[1:])}, "
+                         f"got {list(mask.shape)}")
+
+
+def group_pixels(ctr, offsets, mask=None, *, budget=DEFAULT_BUDGET):
+    """Assign every pixel (or every pixel of ``mask``) to its nearest centre.
+
+    Args:
+        ctr (np.ndarray | Tensor): [K, 2] int (y, x) centres; K may be 0.
+        offsets (np.ndarray | Tensor): [2, H, W] float, (dy, dx) from each pixel to its centre.
+        mask (np.ndarray | Tensor | None): [H, W] bool; only these pixels are grouped, the
+            others get 0. None groups every pixel.
+        budget (int): largest number of pixel-centre distances held at once; bounds the extra
+            memory (about 16 bytes each) whatever K is.
+
+    Returns:
+        np.ndarray | Tensor: [1, H, W] int64 ids in 1..K (0 outside ``mask``), same kind as
+        ``offsets``.
+    """
+    _check_group_inputs(ctr, offsets, mask)
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"budget must be a positive int, got {budget!r}")
+    if mask is not None:
+        mask = mask.reshape(offsets.shape[1:])
+    if _arrays.on_device(offsets):
+        if not _arrays.is_tensor(ctr):
+            ctr = paddle.to_tensor(np.asarray(ctr, dtype=np.int64), place=offsets.place)
+        if mask is not None and not _arrays.is_tensor(mask):
+            mask = paddle.to_tensor(np.asarray(mask), place=offsets.place)
+        return _group_paddle(ctr, offsets, None if mask is None else mask.astype("bool"), budget)
+    result = _group_numpy(_arrays.to_numpy(ctr).astype(np.int64), _arrays.to_numpy(offsets),
+                          None if mask is None else _arrays.to_numpy(mask).astype(bool), budget)
+    return _arrays.to_tensor(result, offsets) if _arrays.is_tensor(offsets) else result
+
+
+def thing_mask_numpy(semantic, thing_list):
+    """[..., H, W] bool mask of the pixels whose class is in ``thing_list`` (a lookup table)."""
+    if not thing_list:
+        return np.zeros(semantic.shape, dtype=bool)
+    top = max(int(semantic.max()), thing_list[-1]) + 1
+    lut = np.zeros(top, dtype=bool)
+    lut[thing_list] = True
+    low = int(semantic.min())
+    if low < 0:
+        raise ValueError(f"semantic must hold non-negative class ids, found {low}")
+    return lut[semantic]
+
+
+def thing_mask_paddle(semantic, thing_list):
+    """Device version of :func:`thing_mask_numpy`."""
+    mask = paddle.zeros(semantic.shape, dtype="bool")
+    for c in thing_list:
+        mask = paddle.logical_or(mask, semantic == c)
+    return mask
+
+
+def _instance_numpy(semantic, ctr_hmp, offset, things, threshold, nms_kernel, top_k, thing=None):
+    """numpy instance segmentation; ``thing`` is an optional precomputed [H, W] thing mask."""
+    centers = find_instance_center(ctr_hmp, threshold, nms_kernel, top_k)
+    height, width = offset.shape[1:]
+    if centers is None:
+        return np.zeros((1, height, width), dtype=np.int64), None
+    if thing is None:
+        thing = thing_mask_numpy(semantic.reshape(height, width), things)
+    return _group_numpy(centers, offset, thing), centers[None]
+
+
+def _instance_paddle(semantic, ctr_hmp, offset, things, threshold, nms_kernel, top_k, thing=None):
+    centers = find_instance_center(ctr_hmp, threshold, nms_kernel, top_k)
+    height, width = offset.shape[1:]
+    if centers is None:
+        return paddle.zeros([1, height, width], dtype="int64"), None
+    if thing is None:
+        thing = thing_mask_paddle(semantic.reshape([height, width]), things)
+    return _group_paddle(centers, offset, thing), centers.unsqueeze(0)
+
+
+def get_instance_segmentation(semantic, ctr_hmp, offset, thing_list, threshold=THRESHOLD,
+                              nms_kernel=NMS_KERNEL, top_k=TOP_K):
+    """Class-agnostic instance map of the thing pixels.
+
+    Args:
+        semantic (np.ndarray | Tensor): [1, H, W] int class ids.
+        ctr_hmp (np.ndarray | Tensor): [1, H, W] float centre heatmap.
+        offset (np.ndarray | Tensor): [2, H, W] float (dy, dx).
+        thing_list (list[int]): thing class ids.
+        threshold, nms_kernel, top_k: see :func:`find_instance_center`.
+
+    Returns:
+        tuple: instance [1, H, W] int64 (ids 1..K on thing pixels, 0 elsewhere; all 0 without
+        centres) and centres [1, K, 2] int64 (y, x) or None; same kind as ``semantic``.
+    """
+    shape = _arrays.check_ndim(semantic, "semantic", 3, lead=1)
+    hmp_shape = _arrays.check_ndim(ctr_hmp, "ctr_hmp", 3, lead=1)
+    off_shape = _arrays.check_ndim(offset, "offset", 3, lead=2)
+    if hmp_shape[1:] != shape[1:] or off_shape[1:] != shape[1:]:
+        raise ValueError(f"semantic {list(shape)}, ctr_hmp {list(hmp_shape)} and offset "
+                         f"{list(off_shape)} must share H and W")
+    things = _arrays.check_thing_list(thing_list)
+    if _arrays.on_device(semantic):
+        ctr_hmp, offset = (x if _arrays.is_tensor(x) else _arrays.to_tensor(x, semantic)
+                           for x in (ctr_hmp, offset))
+        return _instance_paddle(semantic, ctr_hmp, offset, things, threshold, nms_kernel, top_k)
+    instance, centers = _instance_numpy(
+        _arrays.to_numpy(semantic), _arrays.to_numpy(ctr_hmp), _arrays.to_numpy(offset), things,
+        threshold, nms_kernel, top_k)
+    if _arrays.is_tensor(semantic):
+        return _arrays.to_tensor(instance, semantic), _arrays.to_tensor(centers, semantic)
+    return instance, centers

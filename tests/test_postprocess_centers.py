@@ -1,0 +1,135 @@
+"""Centre finding: hand-made heatmaps with known centres, then random ones vs a slow version."""
+import numpy as np
+import paddle
+import pytest
+
+from paddleseg_panoptic.postprocess import defaults, find_instance_center
+from paddleseg_panoptic.postprocess.centers import _find_centers_paddle
+
+
+def heatmap(height, width, peaks):
+    """[1, H, W] float32 map, zero except ``{(y, x): value}``."""
+    h = np.zeros((1, height, width), dtype=np.float32)
+    for (y, x), v in peaks.items():
+        h[0, y, x] = v
+    return h
+
+
+def slow_centers(hmp, threshold, nms_kernel, top_k):
+    """Obvious version of SPEC 6.2: explicit window loops, zero padding, sorted cut-off."""
+    h = np.where(hmp[0] > threshold, hmp[0], 0).astype(np.float32)
+    height, width = h.shape
+    r = (nms_kernel - 1) // 2
+    padded = np.zeros((height + 2 * r, width + 2 * r), np.float32)
+    padded[r:r + height, r:r + width] = h
+    kept = np.zeros_like(h)
+    for y in range(height):
+        for x in range(width):
+            if h[y, x] == padded[y:y + nms_kernel, x:x + nms_kernel].max():
+                kept[y, x] = h[y, x]
+    t = 0.0
+    if top_k is not None and top_k <= kept.size:
+        t = np.sort(kept.ravel())[::-1][top_k - 1]
+    out = [(y, x) for y in range(height) for x in range(width)
+           if kept[y, x] > t and kept[y, x] > 0]
+    return np.array(out, dtype=np.int64).reshape(-1, 2) if out else None
+
+
+def test_defaults_are_the_documented_ones():
+    assert (defaults.THRESHOLD, defaults.NMS_KERNEL, defaults.TOP_K) == (0.1, 7, 200)
+
+
+def test_nms_keeps_one_of_two_close_peaks():
+    # Peaks 2 columns apart: within each other's 7x7 window, so only the higher (4, 4) stays.
+    h = heatmap(9, 9, {(4, 4): 0.9, (4, 6): 0.8})
+    np.testing.assert_array_equal(find_instance_center(h), [[4, 4]])
+    # A 3x3 window no longer covers both: both are local maxima, listed row-major.
+    np.testing.assert_array_equal(find_instance_center(h, nms_kernel=3), [[4, 4], [4, 6]])
+
+
+def test_plateau_keeps_every_equal_pixel():
+    # Two neighbours with the same value: each equals its window's maximum, both are centres.
+    h = heatmap(5, 5, {(2, 2): 0.5, (2, 3): 0.5})
+    np.testing.assert_array_equal(find_instance_center(h, nms_kernel=3), [[2, 2], [2, 3]])
+
+
+def test_threshold_is_strict():
+    # 0.1 is not above the default threshold 0.1 and 0.05 is below it: only (5, 5) with 0.11.
+    h = heatmap(20, 20, {(1, 1): 0.1, (10, 10): 0.05, (5, 15): 0.11})
+    np.testing.assert_array_equal(find_instance_center(h), [[5, 15]])
+
+
+def test_no_centre_returns_none():
+    assert find_instance_center(np.zeros((1, 6, 6), np.float32)) is None
+    # Negative values and values below the threshold never make a centre.
+    assert find_instance_center(np.full((1, 6, 6), -0.3, np.float32)) is None
+    assert find_instance_center(heatmap(6, 6, {(3, 3): 0.09})) is None
+
+
+def test_top_k_keeps_values_strictly_greater_than_the_kth():
+    # Three isolated peaks 0.9 (2, 2), 0.7 (2, 12), 0.5 (12, 7); 20x20, far apart.
+    h = heatmap(20, 20, {(2, 2): 0.9, (2, 12): 0.7, (12, 7): 0.5})
+    # top_k=3: t = 3rd largest = 0.5, strictly greater keeps 0.9 and 0.7 only.
+    np.testing.assert_array_equal(find_instance_center(h, top_k=3), [[2, 2], [2, 12]])
+    # top_k=4: the 4th largest value of the map is a zero, so all three peaks are kept.
+    np.testing.assert_array_equal(find_instance_center(h, top_k=4),
+                                  [[2, 2], [2, 12], [12, 7]])
+    # top_k=2: t = 0.7, only 0.9 remains; top_k=1: t = 0.9, nothing is greater.
+    np.testing.assert_array_equal(find_instance_center(h, top_k=2), [[2, 2]])
+    assert find_instance_center(h, top_k=1) is None
+    # top_k=None: no limit.
+    np.testing.assert_array_equal(find_instance_center(h, top_k=None),
+                                  [[2, 2], [2, 12], [12, 7]])
+
+
+def test_top_k_tie_at_the_cut_drops_every_tied_peak():
+    # Peaks 0.9, 0.7, 0.7: top_k=2 gives t = 0.7 and both 0.7 peaks are not strictly greater.
+    h = heatmap(20, 20, {(2, 2): 0.7, (2, 12): 0.9, (12, 7): 0.7})
+    np.testing.assert_array_equal(find_instance_center(h, top_k=2), [[2, 12]])
+
+
+def test_row_major_order_and_border_peak():
+    # A peak on the border survives (zero padding); output is sorted by row, then column.
+    h = heatmap(10, 10, {(9, 0): 0.6, (0, 9): 0.4})
+    np.testing.assert_array_equal(find_instance_center(h), [[0, 9], [9, 0]])
+
+
+@pytest.mark.parametrize("bad, kwargs, match", [
+    (np.zeros((5, 5), np.float32), {}, "ctr_hmp"),
+    (np.zeros((2, 5, 5), np.float32), {}, "ctr_hmp"),
+    (np.zeros((1, 5, 5), np.float32), {"nms_kernel": 4}, "nms_kernel"),
+    (np.zeros((1, 5, 5), np.float32), {"top_k": 0}, "top_k"),
+    (np.zeros((1, 5, 5), np.float32), {"threshold": "x"}, "threshold"),
+])
+def test_bad_input_raises(bad, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        find_instance_center(bad, **kwargs)
+
+
+def random_heatmap(rng, height, width):
+    h = rng.random((1, height, width)).astype(np.float32)
+    h[h < 0.6] = 0
+    h = np.round(h * 8) / 8  # coarse values: many plateaus and ties at the top-k cut
+    return (h - 0.05 * (rng.random() < 0.3)).astype(np.float32)
+
+
+def test_random_equals_slow_numpy_and_paddle():
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        height, width = rng.integers(3, 14, size=2)
+        h = random_heatmap(rng, height, width)
+        threshold = float(rng.choice([0.1, 0.3, -0.1]))
+        kernel = int(rng.choice([1, 3, 5, 7]))
+        top_k = [None, 1, 2, 5, 10, 400][rng.integers(6)]
+        want = slow_centers(h, threshold, kernel, top_k)
+        got = find_instance_center(h, threshold, kernel, top_k)
+        tensor = find_instance_center(paddle.to_tensor(h), threshold, kernel, top_k)
+        native = _find_centers_paddle(paddle.to_tensor(h), threshold, kernel, top_k)
+        if want is None:
+            assert got is None and tensor is None and native is None
+            continue
+        assert got.dtype == np.int64 and isinstance(tensor, paddle.Tensor)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(tensor.numpy(), want)
+        assert native.dtype == paddle.int64
+        np.testing.assert_array_equal(native.numpy(), want)

@@ -1,0 +1,226 @@
+"""Fusion and the whole chain: hand-made maps with known ids, then random ones vs slow versions."""
+import numpy as np
+import paddle
+import pytest
+
+from paddleseg_panoptic.postprocess import (get_instance_segmentation,
+                                            merge_semantic_and_instance, panoptic_postprocess)
+from paddleseg_panoptic.postprocess.fusion import _merge_paddle
+
+THINGS = [11, 12, 13]
+IGNORE = 255
+
+
+def slow_merge(semantic, instance, label_divisor, thing_list, stuff_area, ignore_index):
+    """Obvious version of SPEC 6.4: one whole-image mask per instance id and per stuff class."""
+    pan = np.full_like(semantic, ignore_index)
+    thing = np.isin(semantic, thing_list)
+    counters = {}
+    for ins_id in np.unique(instance):
+        if ins_id == 0:
+            continue
+        mask = (instance == ins_id) & thing
+        if not mask.any():
+            continue
+        classes, counts = np.unique(semantic[mask], return_counts=True)
+        cls = int(classes[np.argmax(counts)])  # unique is sorted: first max = smallest class
+        counters[cls] = counters.get(cls, 0) + 1
+        pan[mask] = cls * label_divisor + counters[cls]
+    for cls in np.unique(semantic):
+        if cls in thing_list:
+            continue
+        mask = (semantic == cls) & (instance == 0)
+        if mask.sum() >= stuff_area:
+            pan[mask] = cls
+    return pan
+
+
+def merge(semantic, instance, stuff_area=3):
+    return merge_semantic_and_instance(np.array([semantic]), np.array([instance]), 1000,
+                                       THINGS, stuff_area, IGNORE)[0]
+
+
+def test_majority_vote_tie_takes_the_smallest_class_and_counters_per_class():
+    semantic = [[11, 11, 12, 12],
+                [13, 13, 13, 11],
+                [11, 11, 0, 0]]
+    instance = [[1, 1, 1, 1],
+                [2, 2, 2, 4],
+                [4, 4, 0, 0]]
+    # id 1: two pixels of 11 and two of 12 -> tie -> class 11, first 11 -> 11001.
+    # id 2: three pixels of 13 -> 13001.
+    # id 4 (no id 3): class 11, the second instance of 11 -> 11002.
+    # (2, 2), (2, 3): stuff class 0, two uncovered pixels < stuff_area 3 -> ignore.
+    np.testing.assert_array_equal(merge(semantic, instance), [[11001] * 4,
+                                                               [13001] * 3 + [11002],
+                                                               [11002, 11002, 255, 255]])
+
+
+def test_stuff_area_below_and_at_the_limit():
+    semantic = [[0, 0, 0, 1, 1],
+                [2, 2, 2, 2, 1]]
+    instance = [[0, 0, 0, 0, 0],
+                [0, 0, 0, 7, 0]]
+    # class 0: 3 uncovered pixels = stuff_area 3 -> kept. class 1: 3 pixels -> kept.
+    # class 2: 4 pixels but (1, 3) carries instance 7 on a stuff class: that pixel belongs to
+    # neither the instance (not a thing pixel) nor the stuff mask (instance != 0) -> ignore;
+    # 3 uncovered pixels remain -> kept.
+    np.testing.assert_array_equal(merge(semantic, instance, 3), [[0, 0, 0, 1, 1],
+                                                                  [2, 2, 2, 255, 1]])
+    # With stuff_area 4 every class is below the limit.
+    np.testing.assert_array_equal(merge(semantic, instance, 4), np.full((2, 5), 255))
+
+
+def test_thing_pixels_without_instance_are_ignored_and_empty_ids_use_no_number():
+    semantic = [[12, 12, 0],
+                [12, 12, 0]]
+    instance = [[0, 3, 5],
+                [9, 9, 5]]
+    # (0, 0): thing class, no instance -> ignore. id 3 -> first 12 -> 12001. id 5 lies only on
+    # stuff pixels: empty mask, skipped without using a number, so id 9 -> 12002.
+    # Stuff class 0 has no uncovered pixel -> nothing pasted.
+    np.testing.assert_array_equal(merge(semantic, instance, 0), [[255, 12001, 255],
+                                                                  [12002, 12002, 255]])
+
+
+def random_maps(rng, height, width):
+    semantic = rng.choice([0, 1, 2, 11, 12, 13], size=(1, height, width)).astype(np.int64)
+    instance = rng.integers(0, 6, size=(1, height, width)).astype(np.int64)
+    instance[rng.random((1, height, width)) < 0.3] = 0
+    return semantic, instance
+
+
+def test_random_fusion_equals_slow_numpy_and_paddle():
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        height, width = rng.integers(2, 12, size=2)
+        semantic, instance = random_maps(rng, height, width)
+        stuff_area = int(rng.integers(0, 8))
+        want = slow_merge(semantic, instance, 1000, THINGS, stuff_area, IGNORE)
+        got = merge_semantic_and_instance(semantic, instance, 1000, THINGS, stuff_area, IGNORE)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, want)
+        tensor = merge_semantic_and_instance(paddle.to_tensor(semantic),
+                                             paddle.to_tensor(instance), 1000, THINGS,
+                                             stuff_area, IGNORE)
+        assert isinstance(tensor, paddle.Tensor)
+        np.testing.assert_array_equal(tensor.numpy(), want)
+        native = _merge_paddle(paddle.to_tensor(semantic[0]), paddle.to_tensor(instance[0]),
+                               1000, THINGS, stuff_area, IGNORE)
+        np.testing.assert_array_equal(native.numpy(), want[0])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"label_divisor": 0}, "label_divisor"),
+    ({"thing_list": None}, "thing_list"),
+    ({"instance": np.zeros((1, 3, 3), np.int64)}, "same shape"),
+    ({"semantic": np.full((1, 2, 2), -1)}, "non-negative"),
+])
+def test_fusion_bad_input_raises(kwargs, match):
+    args = {"semantic": np.zeros((1, 2, 2), np.int64), "instance": np.zeros((1, 2, 2), np.int64),
+            "label_divisor": 1000, "thing_list": THINGS, "stuff_area": 1, "ignore_index": 255}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        merge_semantic_and_instance(**args)
+
+
+def logits_for(semantic, num_classes=14):
+    """Logits whose argmax is ``semantic`` [H, W]."""
+    logits = np.zeros((num_classes,) + semantic.shape, np.float32)
+    np.put_along_axis(logits, semantic[None], 5.0, axis=0)
+    return logits
+
+
+def test_chain_crops_only_after_full_processing():
+    # 6x6 padded output, original image 4x4 (padding at the bottom / right). Stuff class 1 has
+    # 3 pixels inside the image and 2 in the padding; stuff_area 5. Processing the full output
+    # counts 5 >= 5 and keeps class 1 inside the image; cropping first would count 3 and drop it.
+    semantic = np.zeros((6, 6), np.int64)
+    semantic[0, :3] = 1
+    semantic[5, 4:] = 1
+    semantic[2:4, 2:4] = 11  # a thing, centre at (3, 3), offsets 0
+    hmp = np.zeros((1, 6, 6), np.float32)
+    hmp[0, 3, 3] = 0.9
+    out = panoptic_postprocess(logits_for(semantic), hmp, np.zeros((2, 6, 6), np.float32),
+                               thing_list=[11], label_divisor=1000, stuff_area=5,
+                               ignore_index=IGNORE, output_size=(4, 4))
+    want = np.zeros((4, 4), np.int64)  # class 0: 36 - 5 - 4 = 27 pixels, kept
+    want[0, :3] = 1
+    want[2:4, 2:4] = 11001
+    np.testing.assert_array_equal(out["panoptic"], want)
+    np.testing.assert_array_equal(out["semantic"], semantic[:4, :4])
+    np.testing.assert_array_equal(out["instance"], (want == 11001).astype(np.int64))
+    np.testing.assert_array_equal(out["centers"], [[3, 3]])
+    assert out["semantic_softmax"].shape == (14, 4, 4)
+    assert out["center_heatmap"].shape == (4, 4) and out["center_heatmap"][3, 3] == np.float32(0.9)
+
+
+def test_chain_equals_the_composed_functions_numpy_and_paddle():
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        height, width = rng.integers(8, 24, size=2)
+        logits = rng.standard_normal((14, height, width)).astype(np.float32)
+        hmp = (rng.random((1, height, width)) ** 4).astype(np.float32)
+        off = (rng.standard_normal((2, height, width)) * 3).astype(np.float32)
+        size = (int(rng.integers(1, height + 1)), int(rng.integers(1, width + 1)))
+        kwargs = dict(thing_list=THINGS, label_divisor=1000, stuff_area=4, ignore_index=IGNORE,
+                      threshold=0.1, nms_kernel=3, top_k=5)
+        semantic = logits.argmax(axis=0)[None]
+        instance, centers = get_instance_segmentation(semantic, hmp, off, THINGS, 0.1, 3, 5)
+        panoptic = merge_semantic_and_instance(semantic, instance, 1000, THINGS, 4, IGNORE)
+        out = panoptic_postprocess(logits[None], hmp, off, output_size=size, **kwargs)
+        h0, w0 = size
+        np.testing.assert_array_equal(out["semantic"], semantic[0, :h0, :w0])
+        np.testing.assert_array_equal(out["instance"], instance[0, :h0, :w0])
+        np.testing.assert_array_equal(out["panoptic"], panoptic[0, :h0, :w0])
+        np.testing.assert_array_equal(out["center_heatmap"], hmp[0, :h0, :w0])
+        if centers is None:
+            assert out["centers"] is None
+        else:
+            np.testing.assert_array_equal(out["centers"], centers[0])
+        soft = paddle.nn.functional.softmax(paddle.to_tensor(logits), axis=0).numpy()
+        np.testing.assert_allclose(out["semantic_softmax"], soft[:, :h0, :w0], rtol=1e-5,
+                                   atol=1e-7)
+        assert {k: v.dtype for k, v in out.items() if v is not None} == {
+            "semantic": np.int64, "semantic_softmax": np.float32, "instance": np.int64,
+            "panoptic": np.int64, "center_heatmap": np.float32, "centers": np.int64}
+        tensors = panoptic_postprocess(paddle.to_tensor(logits), paddle.to_tensor(hmp),
+                                       paddle.to_tensor(off), output_size=size, **kwargs)
+        for key, value in out.items():
+            if value is None:
+                assert tensors[key] is None
+            else:
+                assert isinstance(tensors[key], paddle.Tensor)
+                np.testing.assert_array_equal(tensors[key].numpy(), value)
+
+
+def test_chain_paddle_device_implementation_matches_numpy():
+    from paddleseg_panoptic.postprocess.inference import _chain_numpy, _chain_paddle
+    rng = np.random.default_rng(6)
+    logits = rng.standard_normal((14, 16, 20)).astype(np.float32)
+    hmp = (rng.random((1, 16, 20)) ** 4).astype(np.float32)
+    off = (rng.standard_normal((2, 16, 20)) * 3).astype(np.float32)
+    args = (THINGS, 1000, 4, IGNORE, 0.1, 3, 6, (13, 17), True)
+    want = _chain_numpy(logits, hmp, off, *args)
+    got = _chain_paddle(paddle.to_tensor(logits), paddle.to_tensor(hmp), paddle.to_tensor(off),
+                        *args)
+    for key in ("semantic", "instance", "panoptic", "center_heatmap", "centers"):
+        np.testing.assert_array_equal(got[key].numpy(), want[key])
+    np.testing.assert_allclose(got["semantic_softmax"].numpy(), want["semantic_softmax"],
+                               rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"output_size": (7, 4)}, "output_size"),
+    ({"offsets": np.zeros((3, 6, 6), np.float32)}, "offsets"),
+    ({"center_heatmap": np.zeros((1, 5, 6), np.float32)}, "center_heatmap"),
+    ({"semantic_logits": np.zeros((2, 3, 6, 6), np.float32)}, "one image"),
+])
+def test_chain_bad_input_raises(kwargs, match):
+    args = {"semantic_logits": np.zeros((3, 6, 6), np.float32),
+            "center_heatmap": np.zeros((1, 6, 6), np.float32),
+            "offsets": np.zeros((2, 6, 6), np.float32)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        panoptic_postprocess(**args, thing_list=[1], label_divisor=1000, stuff_area=1,
+                             ignore_index=255)

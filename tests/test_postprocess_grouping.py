@@ -1,0 +1,133 @@
+"""Pixel grouping and instance segmentation: hand-made votes, then random ones vs a slow version."""
+import numpy as np
+import paddle
+import pytest
+
+from paddleseg_panoptic.postprocess import get_instance_segmentation, group_pixels
+from paddleseg_panoptic.postprocess.grouping import _group_numpy, _group_paddle
+
+
+def slow_group(ctr, offsets, mask=None):
+    """Obvious version of SPEC 6.3: one pixel at a time, float32 distance to every centre."""
+    _, height, width = offsets.shape
+    out = np.zeros((1, height, width), np.int64)
+    f = np.float32
+    for y in range(height):
+        for x in range(width):
+            if mask is not None and not mask[y, x]:
+                continue
+            vy = f(y) + f(offsets[0, y, x])
+            vx = f(x) + f(offsets[1, y, x])
+            dist = [np.sqrt(f(f(f(cy) - vy) ** 2) + f(f(f(cx) - vx) ** 2)) for cy, cx in ctr]
+            out[0, y, x] = int(np.argmin(dist)) + 1  # first index on ties
+    return out
+
+
+def test_zero_offsets_split_at_the_midline_first_centre_on_ties():
+    # Centres (1, 1) -> id 1 and (1, 5) -> id 2 on a 3x7 image, no offsets. Columns 0-2 are
+    # nearer to column 1, columns 4-6 to column 5; column 3 is exactly between: tie -> id 1.
+    ctr = np.array([[1, 1], [1, 5]])
+    ids = group_pixels(ctr, np.zeros((2, 3, 7), np.float32))
+    np.testing.assert_array_equal(ids[0], [[1, 1, 1, 1, 2, 2, 2]] * 3)
+
+
+def test_votes_use_the_float_location():
+    ctr = np.array([[1, 1], [1, 5]])
+    off = np.zeros((2, 3, 7), np.float32)
+    off[1, 0, 6] = -5.0  # (0, 6) votes for (0, 1): id 1 although it lies next to centre 2
+    off[1, 1, 3] = 0.4   # (1, 3) votes for (1, 3.4): nearer to column 5 -> id 2 (a truncated
+    #                      vote (1, 3) would tie and give id 1)
+    off[1, 2, 3] = -0.4  # (2, 3) votes for (2, 2.6): id 1
+    ids = group_pixels(ctr, off)
+    np.testing.assert_array_equal(ids[0], [[1, 1, 1, 1, 2, 2, 1],
+                                           [1, 1, 1, 2, 2, 2, 2],
+                                           [1, 1, 1, 1, 2, 2, 2]])
+
+
+def test_mask_limits_grouping_and_no_centre_gives_zeros():
+    ctr = np.array([[0, 0], [4, 4]])
+    mask = np.eye(5, dtype=bool)  # only the diagonal is grouped, the rest stays 0
+    ids = group_pixels(ctr, np.zeros((2, 5, 5), np.float32), mask)
+    # Diagonal (i, i): nearer to (0, 0) for i <= 1, tie at i = 2 -> id 1, id 2 for i >= 3.
+    np.testing.assert_array_equal(ids[0], np.diag([1, 1, 1, 2, 2]))
+    empty = group_pixels(np.zeros((0, 2), np.int64), np.zeros((2, 5, 5), np.float32))
+    np.testing.assert_array_equal(empty, np.zeros((1, 5, 5)))
+
+
+def test_instance_segmentation_groups_only_thing_pixels():
+    # 5x5, class 11 (thing) on the left 2 columns and class 0 (stuff) elsewhere; one heatmap
+    # peak at (2, 0) and one at (2, 4) (a stuff area: its pixels are still not grouped).
+    semantic = np.zeros((1, 5, 5), np.int64)
+    semantic[0, :, :2] = 11
+    hmp = np.zeros((1, 5, 5), np.float32)
+    hmp[0, 2, 0], hmp[0, 2, 4] = 0.9, 0.8
+    instance, centers = get_instance_segmentation(semantic, hmp, np.zeros((2, 5, 5), np.float32),
+                                                  thing_list=[11, 12], nms_kernel=3)
+    np.testing.assert_array_equal(centers, [[[2, 0], [2, 4]]])
+    want = np.zeros((1, 5, 5), np.int64)
+    want[0, :, :2] = 1  # both thing columns are nearer to (2, 0): id 1
+    np.testing.assert_array_equal(instance, want)
+    # No centre at all: all-zero instance map and None.
+    instance, centers = get_instance_segmentation(semantic, np.zeros_like(hmp),
+                                                  np.zeros((2, 5, 5), np.float32), [11])
+    assert centers is None and not instance.any() and instance.shape == (1, 5, 5)
+
+
+def random_case(rng, height, width, k):
+    ctr = np.stack([rng.integers(0, height, k), rng.integers(0, width, k)], axis=1)
+    scale = rng.choice([0.7, 4.0, 20.0])
+    off = (rng.standard_normal((2, height, width)) * scale).astype(np.float32)
+    if rng.random() < 0.5:
+        off = np.round(off * 2) / 2  # half-pixel votes: many exact ties between centres
+    mask = rng.random((height, width)) < 0.7
+    return ctr, off.astype(np.float32), mask
+
+
+def test_random_equals_slow_and_paths_agree():
+    rng = np.random.default_rng(2)
+    for _ in range(12):
+        height, width = rng.integers(5, 21, size=2)
+        ctr, off, mask = random_case(rng, height, width, int(rng.integers(2, 12)))
+        want = slow_group(ctr, off, mask)
+        np.testing.assert_array_equal(group_pixels(ctr, off, mask), want)
+        # Unmasked, numpy in / numpy out and paddle in / paddle out.
+        want_all = slow_group(ctr, off)
+        np.testing.assert_array_equal(group_pixels(ctr, off), want_all)
+        got = group_pixels(paddle.to_tensor(ctr), paddle.to_tensor(off))
+        assert isinstance(got, paddle.Tensor) and got.dtype == paddle.int64
+        np.testing.assert_array_equal(got.numpy(), want_all)
+        # The device implementation (run here on CPU tensors) agrees, in small blocks too.
+        native = _group_paddle(paddle.to_tensor(ctr), paddle.to_tensor(off),
+                               paddle.to_tensor(mask), budget=5)
+        np.testing.assert_array_equal(native.numpy(), want)
+
+
+def test_chunked_pruned_and_dense_paths_agree_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for i in range(60):
+        height, width = rng.integers(8, 64, size=2)
+        ctr, off, mask = random_case(rng, height, width, int(rng.integers(2, 40)))
+        if i % 10 == 0:  # non-finite and far-away votes take the dense rule
+            off[0, 0, 0], off[1, 1, 1], off[0, 2, 2] = np.nan, np.inf, 1e30
+        dense = _group_numpy(ctr, off, mask, budget=1 << 30, method="dense")
+        np.testing.assert_array_equal(_group_numpy(ctr, off, mask, budget=3, method="dense"),
+                                      dense)
+        for min_cell in (1.0, 3.0, 16.0):
+            np.testing.assert_array_equal(
+                _group_numpy(ctr, off, mask, budget=int(rng.integers(1, 50)), min_cell=min_cell),
+                dense)
+
+
+@pytest.mark.parametrize("ctr, off, match", [
+    (np.zeros((3,), np.int64), np.zeros((2, 4, 4), np.float32), "ctr"),
+    (np.zeros((3, 2), np.int64), np.zeros((3, 4, 4), np.float32), "offsets"),
+])
+def test_bad_input_raises(ctr, off, match):
+    with pytest.raises(ValueError, match=match):
+        group_pixels(ctr, off)
+
+
+def test_instance_segmentation_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="share H and W"):
+        get_instance_segmentation(np.zeros((1, 4, 4), np.int64), np.zeros((1, 4, 5), np.float32),
+                                  np.zeros((2, 4, 4), np.float32), [11])
