@@ -54,13 +54,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    import paddle
+
     from paddleseg_panoptic.core.predict import run_prediction
 
-    failures = run_prediction(
-        args.config, args.model_path, args.image_path, save_dir=args.save_dir,
-        threshold=args.threshold, nms_kernel=args.nms_kernel,
-        top_k=args.top_k if args.top_k > 0 else None, device=args.device, opts=args.opts)
+    from paddleseg_panoptic.cvlibs.builder import ConfigError
+
+    try:
+        failures = run_prediction(
+            args.config, args.model_path, args.image_path, save_dir=args.save_dir,
+            threshold=args.threshold, nms_kernel=args.nms_kernel,
+            top_k=args.top_k if args.top_k > 0 else None, device=args.device, opts=args.opts)
+    except (ConfigError, FileNotFoundError, ValueError) as e:
+        # Bad arguments or files: the message names them; a traceback would only hide it.
+        print("predict.py: error: {}".format(e), file=sys.stderr)
+        return 2
     if failures:
+        if paddle.distributed.get_rank() != 0:
+            return 1
         print("{} image(s) could not be read:\n{}".format(
             len(failures), "\n".join("  {}: {}".format(p, r) for p, r in failures)),
             file=sys.stderr)

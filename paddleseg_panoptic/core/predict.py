@@ -255,8 +255,12 @@ def predict_image(model, image_bgr, transforms, facts=DatasetFacts(),
     x = prepare_input(image_bgr, transforms, getattr(model, "align_corners", True))
     with paddle.no_grad():
         semantic, center, offset = model(paddle.to_tensor(x[None]))[:3]
+    semantic, center, offset = semantic[0], center[0], offset[0]
+    if not semantic.place.is_gpu_place():
+        # On CPU the chain runs in numpy; numpy in gives numpy out without copies back.
+        semantic, center, offset = semantic.numpy(), center.numpy(), offset.numpy()
     result = panoptic_postprocess(
-        semantic[0], center[0], offset[0], thing_list=list(facts.thing_list),
+        semantic, center, offset, thing_list=list(facts.thing_list),
         label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
         ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
         top_k=top_k, output_size=(height, width))
@@ -351,6 +355,9 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
 
     model.eval()
     mine = list(range(rank, len(items), world_size))
+    if world_size > 1:
+        logger.info("Process {}/{}: {} of {} image(s)".format(rank, world_size, len(mine),
+                                                              len(items)))
     bar = tqdm(total=len(items), disable=not progress or rank != 0, unit="img",
                desc="predict")
     failures = []
@@ -432,8 +439,8 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
         top_k (int or None): None for no limit.
 
     Returns:
-        list[tuple[str, str]]: (path, reason) of the images of this process that could not be
-        read.
+        list[tuple[str, str]]: (path, reason) of the images that could not be read, gathered
+        from all processes.
     """
     from paddleseg_panoptic.cvlibs.config import Config
 
@@ -444,13 +451,27 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
     select_device(device)
     model = cfg.build_model(load_pretrained=False)
     load_model_weights(model, model_path)
-    rank = paddle.distributed.get_rank()
-    world_size = max(1, paddle.distributed.get_world_size())
+    rank, world_size = _init_processes()
     if rank == 0:
         logger.info("Predicting {} image(s) from {} on {} process(es) into {}".format(
             len(items), image_path, world_size, save_dir))
     failures = predict(model, items, save_dir, transforms, facts, threshold, nms_kernel, top_k,
                        rank=rank, world_size=world_size, progress=progress)
-    logger.info("Done: {} image(s) predicted, {} failed, results in {}".format(
-        len(range(rank, len(items), world_size)) - len(failures), len(failures), save_dir))
+    if world_size > 1:
+        # Also a barrier: no process exits (maybe non-zero, which makes the launcher stop the
+        # others) before all have finished their images.
+        gathered = []
+        paddle.distributed.all_gather_object(gathered, failures)
+        failures = sorted(f for part in gathered for f in part)
+    if rank == 0:
+        logger.info("Done: {} image(s) predicted, {} unreadable, results in {}".format(
+            len(items) - len(failures), len(failures), save_dir))
     return failures
+
+
+def _init_processes():
+    """(rank, world_size); initialises the parallel environment for more than one process."""
+    world_size = max(1, paddle.distributed.get_world_size())
+    if world_size > 1 and not paddle.distributed.is_initialized():
+        paddle.distributed.init_parallel_env()
+    return paddle.distributed.get_rank(), world_size
