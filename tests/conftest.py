@@ -1,0 +1,31 @@
+"""Shared pytest fixtures.
+
+``toy_cityscapes_root`` (session scope): path (str) of a tiny synthetic Cityscapes made once per
+test session by ``paddleseg_panoptic.datasets.toy_cityscapes.make_toy_cityscapes`` (the code
+behind ``tools/make_toy_cityscapes.py``): 4 train + 2 val images of 128x256 (H x W), seed 0,
+cities aachen/bremen (train) and frankfurt (val), already converted to panoptic train ids::
+
+    {root}/leftImg8bit/{train,val}/{city}/{city}_{seq:06d}_000019_leftImg8bit.png
+    {root}/gtFine/{train,val}/{city}/..._gtFine_{labelIds,instanceIds,labelTrainIds,color}.png
+    {root}/gtFine/cityscapes_panoptic_{train,val}_trainId.json
+    {root}/gtFine/cityscapes_panoptic_{train,val}_trainId/..._gtFine_panoptic.png
+
+Use it as ``CityscapesPanoptic(transforms, dataset_root=toy_cityscapes_root, mode=...)``. Treat
+it as read-only: it is shared by every test of the session (copy it to change files).
+"""
+import pytest
+
+TOY_NUM_TRAIN = 4
+TOY_NUM_VAL = 2
+TOY_HEIGHT = 128
+TOY_WIDTH = 256
+
+
+@pytest.fixture(scope="session")
+def toy_cityscapes_root(tmp_path_factory):
+    from paddleseg_panoptic.datasets.toy_cityscapes import make_toy_cityscapes
+
+    root = tmp_path_factory.mktemp("toy_cityscapes")
+    make_toy_cityscapes(str(root), num_train=TOY_NUM_TRAIN, num_val=TOY_NUM_VAL,
+                        height=TOY_HEIGHT, width=TOY_WIDTH, seed=0)
+    return str(root)

@@ -1,0 +1,40 @@
+"""Write a small synthetic Cityscapes (exact layout and naming) and its panoptic annotations.
+
+Example:
+    python tools/make_toy_cityscapes.py --out data/toy_cityscapes
+"""
+import argparse
+import os
+import sys
+import time
+
+try:
+    import paddleseg_panoptic  # noqa: F401
+except ImportError:  # not installed: run from a checkout
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from paddleseg_panoptic.datasets.toy_cityscapes import make_toy_cityscapes  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="output dataset folder")
+    parser.add_argument("--num-train", type=int, default=48, help="training images (48)")
+    parser.add_argument("--num-val", type=int, default=12, help="validation images (12)")
+    parser.add_argument("--height", type=int, default=256, help="image height (256)")
+    parser.add_argument("--width", type=int, default=512, help="image width (512)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0); same seed, "
+                        "same files")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show cityscapesScripts' conversion output")
+    args = parser.parse_args(argv)
+    start = time.time()
+    written = make_toy_cityscapes(args.out, args.num_train, args.num_val, args.height,
+                                  args.width, args.seed, quiet=not args.verbose)
+    print("Wrote {} to {} in {:.1f} s; use it with dataset_root: {}".format(
+        ", ".join("{} {} images".format(n, s) for s, n in written.items()), args.out,
+        time.time() - start, args.out))
+
+
+if __name__ == "__main__":
+    main()
