@@ -71,7 +71,9 @@ def main(argv=None):
         return 2
     if failures:
         if paddle.distributed.get_rank() != 0:
-            return 1
+            # Rank 0 holds every process's failures, reports them and exits non-zero; an
+            # early non-zero exit here would make the launcher stop rank 0 before it reports.
+            return 0
         print("{} image(s) could not be read:\n{}".format(
             len(failures), "\n".join("  {}: {}".format(p, r) for p, r in failures)),
             file=sys.stderr)

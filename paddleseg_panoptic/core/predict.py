@@ -19,6 +19,7 @@ Per image (``<rel>`` = the image path relative to the input folder, suffix dropp
 import dataclasses
 import math
 import os
+import sys
 
 import cv2
 import numpy as np
@@ -150,6 +151,15 @@ def read_image(path):
     if image is None:
         raise ImageReadError("cannot decode {} as an image".format(path))
     return image
+
+
+def _log(level, message):
+    """paddleseg's logger, which prints on local rank 0 only; other ranks print to stderr."""
+    if paddle.distributed.ParallelEnv().local_rank == 0:
+        getattr(logger, level)(message)
+    else:
+        print("[rank {}] {}: {}".format(paddle.distributed.get_rank(), level.upper(), message),
+              file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------- model side
@@ -356,8 +366,8 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
     model.eval()
     mine = list(range(rank, len(items), world_size))
     if world_size > 1:
-        logger.info("Process {}/{}: {} of {} image(s)".format(rank, world_size, len(mine),
-                                                              len(items)))
+        _log("info", "Process {}/{}: {} of {} image(s)".format(rank, world_size, len(mine),
+                                                               len(items)))
     bar = tqdm(total=len(items), disable=not progress or rank != 0, unit="img",
                desc="predict")
     failures = []
@@ -366,7 +376,7 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
         try:
             image = read_image(item.path)
         except ImageReadError as e:
-            logger.warning("Skipping {}: {}".format(item.path, e))
+            _log("warning", "Skipping {}: {}".format(item.path, e))
             failures.append((item.path, str(e)))
         else:
             result = predict_image(model, image, transforms, facts, threshold, nms_kernel, top_k)
@@ -458,8 +468,10 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
     failures = predict(model, items, save_dir, transforms, facts, threshold, nms_kernel, top_k,
                        rank=rank, world_size=world_size, progress=progress)
     if world_size > 1:
-        # Also a barrier: no process exits (maybe non-zero, which makes the launcher stop the
-        # others) before all have finished their images.
+        # Also a barrier: no process returns before all have finished their images. Flush
+        # first: the launcher may stop a process as soon as another one exits non-zero.
+        sys.stdout.flush()
+        sys.stderr.flush()
         gathered = []
         paddle.distributed.all_gather_object(gathered, failures)
         failures = sorted(f for part in gathered for f in part)
