@@ -168,3 +168,26 @@ def test_segments_info_bbox_matches_slow_version():
         assert info["area"] == len(ys)
         assert info["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1,
                                 ys.max() - ys.min() + 1]
+
+
+def test_dense_and_sorted_paths_agree():
+    # ids beyond the dense-table limit take the sorting path; both must give the same pictures
+    rng = np.random.RandomState(5)
+    small = rng.choice([0, 2, 255, 11001, 11002, 13001, 13002, 13003], size=(9, 11))
+    big = small + (1 << 23) * 1000  # same structure, label divisor scaled below
+    divisor = (1 << 23) * 1000 + 1000
+    shifted = np.where(small >= 1000, (small // 1000) * divisor + small % 1000, small)
+    assert shifted.max() >= 1 << 22
+    # same classes and instance numbers -> same panoptic colours
+    a = vis.panoptic_colors(small)
+    b = vis.panoptic_colors(shifted, label_divisor=divisor)
+    assert list(a.values()) == list(b.values())
+    np.testing.assert_array_equal(vis.colorize_panoptic(small),
+                                  vis.colorize_panoptic(shifted, label_divisor=divisor))
+    ids, counts, inverse = vis.unique_ids(small)
+    ids2, counts2, inverse2 = vis.unique_ids(big)
+    assert ids.tolist() == np.unique(small).tolist() and (ids2 - ids).tolist() == [
+        (1 << 23) * 1000] * len(ids)
+    assert counts.tolist() == counts2.tolist()
+    np.testing.assert_array_equal(inverse, inverse2)
+    np.testing.assert_array_equal(ids[inverse], small)

@@ -72,7 +72,9 @@ def blend(image, color, weight=0.5):
     if image.shape != color.shape:
         raise ValueError("image {} and color {} must have the same shape".format(
             image.shape, color.shape))
-    mixed = image.astype(np.float64) * (1.0 - weight) + color.astype(np.float64) * weight
+    # float32 holds every value exactly for weight 0.5 (multiples of 0.5 below 256).
+    mixed = (image.astype(np.float32) * np.float32(1.0 - weight)
+             + color.astype(np.float32) * np.float32(weight))
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
@@ -92,13 +94,44 @@ def panoptic_to_semantic(panoptic, label_divisor=meta.LABEL_DIVISOR,
     return semantic
 
 
+# Maps whose ids are all below this use dense lookup tables (bincount / indexing) instead of
+# sorting; panoptic ids are at most (classes + 1) * label_divisor, about 20000 for Cityscapes.
+_DENSE_LIMIT = 1 << 22
+
+
+def _is_dense(id_map):
+    return id_map.size > 0 and id_map.min() >= 0 and id_map.max() < _DENSE_LIMIT
+
+
+def unique_ids(id_map):
+    """Sorted distinct values of an integer map, their pixel counts and the map of indices.
+
+    Returns:
+        tuple: ``ids`` [K] int64, ``counts`` [K] int64, ``inverse`` [H, W] int64 with
+        ``ids[inverse] == id_map``.
+    """
+    id_map = np.asarray(id_map).astype(np.int64, copy=False)
+    if _is_dense(id_map):
+        counts = np.bincount(id_map.ravel())
+        ids = np.flatnonzero(counts)
+        index = np.zeros(len(counts), dtype=np.int64)
+        index[ids] = np.arange(len(ids))
+        return ids, counts[ids], index[id_map]
+    ids, inverse, counts = np.unique(id_map, return_inverse=True, return_counts=True)
+    return ids, counts, inverse.reshape(id_map.shape)
+
+
 def segment_ids(panoptic, ignore_index=meta.IGNORE_INDEX):
     """Sorted ids of the segments in a panoptic map (``ignore_index`` excluded).
 
     Returns:
         np.ndarray: [K] int64.
     """
-    ids = np.unique(_check_map(panoptic, "panoptic").astype(np.int64))
+    panoptic = _check_map(panoptic, "panoptic").astype(np.int64, copy=False)
+    if _is_dense(panoptic):
+        ids = np.flatnonzero(np.bincount(panoptic.ravel()))
+    else:
+        ids = np.unique(panoptic)
     return ids[ids != ignore_index]
 
 
@@ -113,11 +146,16 @@ def _shifts():
 
 
 def _paint(id_map, lut_ids, lut_colors):
+    """Colour ``lut_colors[i]`` where ``id_map == lut_ids[i]``, black elsewhere."""
     out = np.zeros(id_map.shape + (3,), dtype=np.uint8)
     if not lut_ids:
         return out
     lut_ids = np.asarray(lut_ids, dtype=np.int64)
     lut_colors = np.asarray(lut_colors, dtype=np.uint8)
+    if _is_dense(id_map):
+        lut = np.zeros((max(int(id_map.max()), int(lut_ids.max())) + 1, 3), dtype=np.uint8)
+        lut[lut_ids] = lut_colors
+        return lut[id_map]
     order = np.argsort(lut_ids)
     lut_ids, lut_colors = lut_ids[order], lut_colors[order]
     position = np.clip(np.searchsorted(lut_ids, id_map), 0, len(lut_ids) - 1)
@@ -270,8 +308,7 @@ def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVI
         are not instances (id < label_divisor) or without ``semantic_softmax``.
     """
     panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
-    ids, inverse, areas = np.unique(panoptic, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(panoptic.shape)
+    ids, areas, inverse = unique_ids(panoptic)
     classes = np.where(ids >= label_divisor, ids // label_divisor, ids)
     if semantic_softmax is not None:
         semantic_softmax = _check_map(semantic_softmax, "semantic_softmax", 3)
