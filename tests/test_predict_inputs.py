@@ -30,6 +30,17 @@ def test_list_folder_recursive_any_case_sorted(tmp_path):
     assert items[0].path == str(tmp_path / "a.jpg")
 
 
+def test_output_folder_inside_the_input_folder_is_not_searched(tmp_path):
+    _touch_image(tmp_path / "a.png")
+    _touch_image(tmp_path / "output" / "result" / "semantic" / "a.png")
+    _touch_image(tmp_path / "outputs" / "kept.png")
+    items = P.list_images(str(tmp_path))
+    assert [i.rel for i in items] == ["a", "output/result/semantic/a", "outputs/kept"]
+    # only the excluded folder itself is pruned, not a sibling sharing its name's prefix
+    items = P.list_images(str(tmp_path), exclude_dir=str(tmp_path / "output" / "result"))
+    assert [i.rel for i in items] == ["a", "outputs/kept"]
+
+
 def test_list_errors_name_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         P.list_images(str(tmp_path / "nowhere"))

@@ -233,3 +233,22 @@ def test_model_path_mismatch_fails_before_reading_images(work, tmp_path):
     with pytest.raises(ValueError, match="matches no parameter"):
         P.run_prediction(str(work["config"]), str(other), str(work["images"]),
                          save_dir=str(save_dir), device="cpu", progress=False)
+
+
+def test_toy_cityscapes_val_folder(work, toy_cityscapes_root, tmp_path):
+    # The toy config as it is (its dataset_root does not exist; default stuff_area), on the
+    # city folders of the toy dataset's images.
+    image_dir = Path(toy_cityscapes_root) / "leftImg8bit" / "val"
+    save_dir = tmp_path / "out"
+    assert P.run_prediction(str(TOY), str(work["model_path"]), str(image_dir),
+                            save_dir=str(save_dir), device="cpu", progress=False) == []
+    names = sorted(p.relative_to(image_dir).with_suffix("").as_posix()
+                   for p in image_dir.rglob("*.png"))
+    assert len(names) == 2 and all(n.startswith("frankfurt/") for n in names)
+    for name in names:
+        paths = P.output_paths(str(save_dir), name)
+        assert vis.read_png_rgb(paths["panoptic"]).shape == (128, 256, 3)
+        doc = json.loads(Path(paths["segments"]).read_text())
+        assert doc["file_name"] == name + ".png"
+        # stuff segments smaller than the default stuff_area (2048) are dropped
+        assert all(s["area"] >= 2048 for s in doc["segments_info"] if not s["isthing"])

@@ -92,7 +92,7 @@ def _read_list(list_path):
     return base, paths
 
 
-def list_images(image_path):
+def list_images(image_path, exclude_dir=None):
     """Find the images to predict.
 
     Args:
@@ -100,6 +100,8 @@ def list_images(image_path):
             in any case, is one of ``IMAGE_SUFFIXES``); or a text file with one image path a
             line (relative paths are relative to the text file's folder; blank lines and lines
             starting with '#' are skipped; of "image label" lines the first field is used).
+        exclude_dir (str, optional): a folder not to search (the output folder, so that a
+            rerun does not take the previous results for inputs).
 
     Returns:
         list[ImageItem]: sorted by path for a folder, in file order for a list. ``rel`` is
@@ -114,8 +116,10 @@ def list_images(image_path):
         raise FileNotFoundError("--image_path {} does not exist".format(image_path))
     if os.path.isdir(image_path):
         root, paths = os.path.abspath(image_path), []
+        skip = os.path.realpath(exclude_dir) if exclude_dir else None
         for folder, dirs, files in os.walk(root):
-            dirs.sort()
+            dirs[:] = sorted(d for d in dirs
+                             if os.path.realpath(os.path.join(folder, d)) != skip)
             paths.extend(os.path.join(folder, f) for f in sorted(files) if _is_image_name(f))
         paths.sort()
     elif _is_image_name(image_path):
@@ -454,7 +458,7 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
     """
     from paddleseg_panoptic.cvlibs.config import Config
 
-    items = list_images(image_path)
+    items = list_images(image_path, exclude_dir=save_dir)
     cfg = Config(config, opts=opts)
     facts = dataset_facts(cfg)
     transforms = prediction_transforms(cfg.val_transforms)
