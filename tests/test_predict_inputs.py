@@ -10,6 +10,7 @@ import pytest
 from paddleseg.transforms import Normalize, Padding
 
 from paddleseg_panoptic.core import predict as P
+from paddleseg_panoptic.utils import image_list as L
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,7 @@ def test_list_folder_recursive_any_case_sorted(tmp_path):
         _touch_image(tmp_path / name)
     (tmp_path / "readme.txt").write_text("x")
     (tmp_path / "z" / "data.npy").write_bytes(b"x")
-    items = P.list_images(str(tmp_path))
+    items = L.list_images(str(tmp_path))
     assert [i.rel for i in items] == ["a", "b", "k", "m/n", "z/x", "z/y"]
     assert items[0].path == str(tmp_path / "a.jpg")
 
@@ -34,33 +35,33 @@ def test_output_folder_inside_the_input_folder_is_not_searched(tmp_path):
     _touch_image(tmp_path / "a.png")
     _touch_image(tmp_path / "output" / "result" / "semantic" / "a.png")
     _touch_image(tmp_path / "outputs" / "kept.png")
-    items = P.list_images(str(tmp_path))
+    items = L.list_images(str(tmp_path))
     assert [i.rel for i in items] == ["a", "output/result/semantic/a", "outputs/kept"]
     # only the excluded folder itself is pruned, not a sibling sharing its name's prefix
-    items = P.list_images(str(tmp_path), exclude_dir=str(tmp_path / "output" / "result"))
+    items = L.list_images(str(tmp_path), exclude_dir=str(tmp_path / "output" / "result"))
     assert [i.rel for i in items] == ["a", "outputs/kept"]
 
 
 def test_list_errors_name_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        P.list_images(str(tmp_path / "nowhere"))
+        L.list_images(str(tmp_path / "nowhere"))
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "sub" / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match="No images found in --image_path .*empty"):
-        P.list_images(str(tmp_path / "empty"))
+        L.list_images(str(tmp_path / "empty"))
     (tmp_path / "empty.txt").write_text("# only a comment\n\n")
     with pytest.raises(ValueError, match="No images found in --image_path .*empty.txt"):
-        P.list_images(str(tmp_path / "empty.txt"))
+        L.list_images(str(tmp_path / "empty.txt"))
     (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
     with pytest.raises(ValueError, match="blob.bin is neither an image"):
-        P.list_images(str(tmp_path / "blob.bin"))
+        L.list_images(str(tmp_path / "blob.bin"))
 
 
 def test_same_output_name_is_refused(tmp_path):
     _touch_image(tmp_path / "dup.png")
     _touch_image(tmp_path / "dup.jpg")
     with pytest.raises(ValueError, match="dup.*dup.*same output files"):
-        P.list_images(str(tmp_path))
+        L.list_images(str(tmp_path))
 
 
 def test_list_file_paths_relative_to_its_folder(tmp_path):
@@ -68,7 +69,7 @@ def test_list_file_paths_relative_to_its_folder(tmp_path):
     _touch_image(tmp_path / "elsewhere" / "b.png")
     listing = tmp_path / "lists" / "l.txt"
     listing.write_text("imgs/a.png\n{}\nmissing.png\n".format(tmp_path / "elsewhere" / "b.png"))
-    items = P.list_images(str(listing))
+    items = L.list_images(str(listing))
     # a missing listed file is kept: it is reported as unreadable with the others
     assert [(i.path, i.rel) for i in items] == [
         (str(tmp_path / "lists" / "imgs" / "a.png"), "imgs/a"),
@@ -77,13 +78,13 @@ def test_list_file_paths_relative_to_its_folder(tmp_path):
 
 
 def test_read_image_errors_and_grey(tmp_path):
-    with pytest.raises(P.ImageReadError, match="missing.png"):
-        P.read_image(str(tmp_path / "missing.png"))
+    with pytest.raises(L.ImageReadError, match="missing.png"):
+        L.read_image(str(tmp_path / "missing.png"))
     (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.raises(P.ImageReadError, match="empty.png"):
-        P.read_image(str(tmp_path / "empty.png"))
+    with pytest.raises(L.ImageReadError, match="empty.png"):
+        L.read_image(str(tmp_path / "empty.png"))
     cv2.imwrite(str(tmp_path / "grey.png"), np.full((3, 5), 77, np.uint8))
-    image = P.read_image(str(tmp_path / "grey.png"))
+    image = L.read_image(str(tmp_path / "grey.png"))
     assert image.shape == (3, 5, 3) and (image == 77).all()
 
 
