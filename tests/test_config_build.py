@@ -175,7 +175,9 @@ def test_bad_argument_of_a_paddleseg_function_component(cfg_path):
     cfg = Config(cfg_path, opts=["model.backbone={type: ResNet18_vd, outputstride: 32}"])
     with pytest.raises(ConfigError) as info:
         cfg.model
-    assert "ResNet18_vd" in str(info.value) and "outputstride" in str(info.value)
+    text = str(info.value)
+    assert "ResNet18_vd" in text and "outputstride" in text
+    assert "output_stride=8" in text     # ResNet_vd's signature is shown
 
 
 def test_load_pretrained_false_strips_every_pretrained(cfg_path):

@@ -94,11 +94,7 @@ def test_reference_configs_values():
 
 def test_reference_model_section_matches_the_manifest():
     import json
-    manifest = os.path.join("/work/shared/reference", "panoptic_deeplab_r50_os32_state_dict.json")
-    if not os.path.isfile(manifest):
-        manifest = os.path.join(REPO, "tests", "data", "panoptic_deeplab_r50_os32_state_dict.json")
-    if not os.path.isfile(manifest):
-        pytest.skip("manifest not available")
+    manifest = os.path.join(REPO, "tests", "data", "panoptic_deeplab_r50_os32_state_dict.json")
     with open(manifest) as f:
         expected = json.load(f)["build_kwargs"]["model"]
     model = Config(REF_BS1).dic["model"]
@@ -185,7 +181,11 @@ def test_unknown_opts_key_names_key_and_file(chain):
         Config(chain, opts=["iters"])
 
 
-def test_missing_required_value_is_named(tmp_path):
+def test_missing_or_invalid_required_value_is_named(tmp_path):
     path = write(tmp_path / "c.yml", "batch_size: 1\n")
     with pytest.raises(ConfigError, match="iters"):
         Config(path).iters
+    with pytest.raises(ConfigError, match="batch_size.*positive"):
+        Config(path, batch_size=0).batch_size
+    with pytest.raises(ConfigError, match="batch_size.*number"):
+        Config(path, opts="batch_size=two").batch_size   # a single string is one override

@@ -11,11 +11,9 @@ import paddleseg_panoptic  # noqa: F401
 from paddleseg_panoptic.cvlibs import manager
 from paddleseg_panoptic.models import PanopticDeepLab, offset_upsample_scale
 
-MANIFEST_CANDIDATES = (
-    "/work/shared/reference/panoptic_deeplab_r50_os32_state_dict.json",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
-                 "panoptic_deeplab_r50_os32_state_dict.json"),
-)
+# Parameter names / order / shapes / dtypes of the reference model (num_classes 19).
+MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                        "panoptic_deeplab_r50_os32_state_dict.json")
 REFERENCE_KWARGS = dict(
     backbone_indices=[2, 1, 0, 3], aspp_ratios=[1, 3, 6, 9], aspp_out_channels=256,
     decoder_channels=256, low_level_channels_projects=[128, 64, 32], align_corners=True,
@@ -43,21 +41,25 @@ def r50():
     return model
 
 
-def test_registered_in_models():
+def test_registered_in_models_and_not_replaceable():
+    assert manager.MODELS.components_dict["PanopticDeepLab"] is PanopticDeepLab
+
+    impostor = type("PanopticDeepLab", (paddle.nn.Layer,), {})   # same name, another class
+    with pytest.raises(KeyError, match="PanopticDeepLab"):
+        manager.register(manager.MODELS)(impostor)
     assert manager.MODELS.components_dict["PanopticDeepLab"] is PanopticDeepLab
 
 
 def test_state_dict_equals_reference_manifest(r50):
-    path = next((p for p in MANIFEST_CANDIDATES if os.path.isfile(p)), None)
-    if path is None:
-        pytest.skip("reference manifest not available")
-    with open(path) as f:
+    with open(MANIFEST) as f:
         manifest = json.load(f)
     expected = [(e["name"], e["shape"], e["dtype"]) for e in manifest["state_dict"]]
     got = [(name, list(t.shape), str(t.dtype).replace("paddle.", ""))
            for name, t in r50.state_dict().items()]
     assert got == expected   # names, order, shapes and dtypes
     assert sum(int(np.prod(s)) for _, s, _ in got) == manifest["total_params"]
+    trainable = sum(int(np.prod(p.shape)) for p in r50.parameters() if not p.stop_gradient)
+    assert trainable == manifest["trainable_params"]
 
 
 def test_r50_forward_shapes(r50):
@@ -140,3 +142,15 @@ def test_eval_is_deterministic_and_train_mode_is_not():
 def test_bad_backbone_indices_are_rejected():
     with pytest.raises(ValueError, match="backbone_indices"):
         PanopticDeepLab(5, ResNet18_vd(output_stride=32), backbone_indices=[2, 1, 0, 4])
+
+
+def test_to_static_with_dynamic_shapes_matches_dynamic_graph():
+    # Exported models see heights only at run time: the offset scale must follow the rule
+    # there too (130 is even -> 3, 129 odd -> 4 with a head height of 33).
+    model = constant_output_model()
+    spec = [paddle.static.InputSpec([None, 3, None, None], "float32")]
+    static = paddle.jit.to_static(model, input_spec=spec, full_graph=True)
+    for height, scale in ((129, 4), (130, 3)):
+        offset = static(paddle.rand([1, 3, height, 33]))[2]
+        np.testing.assert_allclose(offset[0, 1].numpy(), np.full((height, 33), 2.0 * scale),
+                                   rtol=1e-6)

@@ -110,6 +110,7 @@ def test_unreachable_url_gives_a_clear_error():
 
 def test_missing_local_pretrained_names_file_and_key(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
-        load_pretrained(paddle.nn.Linear(2, 2), str(tmp_path / "w.pdparams"), key="model.pretrained")
+        load_pretrained(paddle.nn.Linear(2, 2), str(tmp_path / "w.pdparams"),
+                        key="model.pretrained")
     assert "w.pdparams" in str(info.value) and "model.pretrained" in str(info.value)
     assert load_pretrained(paddle.nn.Linear(2, 2), None) is None

@@ -9,6 +9,8 @@ it inside their constructor) and loaded afterwards with
 """
 import difflib
 import inspect
+import re
+import sys
 
 from paddleseg_panoptic.cvlibs import manager
 
@@ -61,12 +63,26 @@ def lookup_component(type_name, key, source):
                       "registers it imported?".format(source, type_name, key, hint))
 
 
-def describe_signature(component):
-    """``Name(arg=default, ...)`` for messages; classes report their ``__init__``."""
+def describe_signature(component, error=None):
+    """``Name(arg=default, ...)`` for messages; classes report their ``__init__``.
+
+    A registered function taking only ``**kwargs`` (paddleseg's ``ResNet50_vd(**args)``)
+    says nothing useful; when ``error`` names the class that rejected the argument
+    (``ResNet_vd.__init__() got ...``) and its module defines it, that class is shown too.
+    """
     try:
-        return "{}{}".format(component.__name__, inspect.signature(component))
+        text = "{}{}".format(component.__name__, inspect.signature(component))
     except (TypeError, ValueError):
         return component.__name__
+    match = re.match(r"(\w+)\.__init__\(\)", str(error or ""))
+    module = sys.modules.get(getattr(component, "__module__", ""), None)
+    inner = getattr(module, match.group(1), None) if match else None
+    if inner is not None and inner is not component:
+        try:
+            text += " -> {}{}".format(inner.__name__, inspect.signature(inner))
+        except (TypeError, ValueError):
+            pass
+    return text
 
 
 def _check_arguments(component, kwargs, type_name, key, source):
@@ -92,7 +108,7 @@ def _call(component, kwargs, type_name, key, source):
         if "unexpected keyword argument" in text or "required positional argument" in text:
             raise ConfigError("{}: bad argument for component {} at `{}`: {}. Accepted: "
                               "{}".format(source, type_name, key, text,
-                                          describe_signature(component))) from None
+                                          describe_signature(component, text))) from None
         raise
 
 

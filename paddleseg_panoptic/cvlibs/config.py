@@ -15,7 +15,6 @@ import paddle
 import yaml
 from paddleseg.utils import logger
 
-from paddleseg_panoptic.cvlibs import manager
 from paddleseg_panoptic.cvlibs.builder import ConfigError, build_object, lookup_component
 
 KNOWN_TOP_LEVEL_KEYS = ("batch_size", "iters", "model", "train_dataset", "val_dataset",
@@ -111,6 +110,8 @@ def apply_opts(dic, opts, source):
     Raises:
         ConfigError: malformed override or a key that does not exist, naming both.
     """
+    if isinstance(opts, str):
+        opts = [opts]
     for opt in opts or ():
         key, value = _parse_opt(opt, source)
         parts = key.split(".")
@@ -197,15 +198,22 @@ class Config:
             raise ConfigError("{}: no `{}` in the config".format(self.path, key))
         return self._dic[key]
 
+    def _positive_int(self, key):
+        value = _number(self._require(key), key, self.path, int)
+        if value <= 0:
+            raise ConfigError("{}: `{}` must be a positive integer, got {}".format(
+                self.path, key, value))
+        return value
+
     @property
     def batch_size(self):
         """int: samples per device per step."""
-        return _number(self._require("batch_size"), "batch_size", self.path, int)
+        return self._positive_int("batch_size")
 
     @property
     def iters(self):
         """int: training iterations."""
-        return _number(self._require("iters"), "iters", self.path, int)
+        return self._positive_int("iters")
 
     # ------------------------------------------------------------------ model
     @property

@@ -7,6 +7,7 @@ from paddleseg_panoptic.cvlibs.manager import MODELS, register
 from paddleseg_panoptic.models.heads import PanopticDeepLabHead
 
 
+@paddle.jit.not_to_static  # plain Python dispatch on the height types, also when exporting
 def offset_upsample_scale(input_height, head_height):
     """Factor by which upsampled offsets are multiplied (reference rule, heights only).
 
@@ -20,21 +21,29 @@ def offset_upsample_scale(input_height, head_height):
         head_height (int or Tensor): h.
 
     Returns:
-        int, or an int64 Tensor when the heights are only known at run time.
+        int, or an int64 Tensor when a height is a Tensor (shapes known only at run time,
+        e.g. in an exported model).
     """
-    if isinstance(input_height, int) and isinstance(head_height, int) \
-            and input_height > 0 and head_height > 0:
+    if isinstance(input_height, int) and isinstance(head_height, int):
         if input_height % 2 == 1 and head_height > 1:
             return (input_height - 1) // (head_height - 1)
         return input_height // head_height
-    input_height = paddle.to_tensor(input_height, dtype="int64") \
-        if not isinstance(input_height, paddle.Tensor) else input_height.astype("int64")
-    head_height = paddle.to_tensor(head_height, dtype="int64") \
-        if not isinstance(head_height, paddle.Tensor) else head_height.astype("int64")
-    odd = (input_height % 2 == 1) & (head_height > 1)
-    return paddle.where(odd, (input_height - 1) // paddle.maximum(head_height - 1,
-                                                                  paddle.ones_like(head_height)),
-                        input_height // head_height)
+    return _offset_upsample_scale_tensor(input_height, head_height)
+
+
+def _as_int64(value):
+    if isinstance(value, (paddle.Tensor, paddle.pir.Value)):
+        return value.astype("int64")
+    return paddle.to_tensor(value, dtype="int64")
+
+
+def _offset_upsample_scale_tensor(input_height, head_height):
+    input_height = _as_int64(input_height)
+    head_height = _as_int64(head_height)
+    odd = paddle.logical_and(input_height % 2 == 1, head_height > 1)
+    # maximum() avoids a division by zero in the branch where() discards.
+    odd_scale = (input_height - 1) // paddle.maximum(head_height - 1, paddle.ones_like(head_height))
+    return paddle.where(odd, odd_scale, input_height // head_height)
 
 
 @register(MODELS)
@@ -103,9 +112,9 @@ class PanopticDeepLab(nn.Layer):
     def forward(self, x):
         features = self.backbone(x)
         predictions = self.head(features)
-        input_size = x.shape[2:]
-        if any(s is None or (isinstance(s, int) and s < 0) for s in input_size):
-            input_size = paddle.shape(x)[2:]
+        input_size = list(x.shape[2:])
+        if not all(isinstance(s, int) and s > 0 for s in input_size):
+            input_size = paddle.shape(x)[2:]    # dynamic shapes (exported model)
         outputs = []
         for key in self.class_keys:
             pred = predictions[key]
@@ -113,10 +122,10 @@ class PanopticDeepLab(nn.Layer):
                                 align_corners=self.align_corners)
             if key == "offset":
                 head_height = pred.shape[2]
-                if head_height is None or head_height < 0:
+                if not (isinstance(head_height, int) and head_height > 0):
                     head_height = paddle.shape(pred)[2]
                 scale = offset_upsample_scale(input_size[0], head_height)
-                if isinstance(scale, paddle.Tensor):
+                if not isinstance(scale, int):
                     scale = scale.astype(out.dtype)
                 out = out * scale
             outputs.append(out)
