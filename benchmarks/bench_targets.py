@@ -3,8 +3,9 @@ per-segment implementation, on a 1024x2048 Cityscapes-like label with ~40 segmen
 
     python benchmarks/bench_targets.py [--repeats 7] [--out benchmarks/results/targets.json]
 
-Prints the median milliseconds per label of both, their ratio, and whether all outputs are
-identical; writes the same as JSON.
+Prints the median wall-clock (and process CPU) milliseconds per label of both, their ratio, and
+whether all outputs are identical; writes the same as JSON. The per-segment version lives in
+``tests/data_slow_reference.py`` (it scans the image once per segment, as the reference does).
 """
 import argparse
 import json
@@ -31,41 +32,56 @@ THINGS = [(24, 11), (25, 12), (26, 13), (27, 14), (28, 15), (31, 16), (32, 17), 
 
 
 def make_label(height=1024, width=2048, num_instances=25, seed=0):
-    """A street-like panoptic label: stuff bands and boxes, 25 instances (some cut by the
-    border, overlapping each other), 4 crowd regions, some void. Returns (rgb, segments)."""
+    """A street-like panoptic label: 11 stuff classes, ``num_instances`` thing instances on a
+    jittered grid (overlapping their neighbours, the first column and the bottom row cut by
+    the border), 4 crowd regions and some void. Returns (rgb [H, W, 3] uint8, segments)."""
     rng = np.random.default_rng(seed)
     ids = np.zeros((height, width), dtype=np.int64)
-    bands = [(0, 0.3, 23), (0.25, 0.55, 11), (0.55, 0.8, 7), (0.8, 1.0, 8)]
-    for top, bottom, label in bands:
+    for top, bottom, label in [(0, 0.3, 23), (0.25, 0.55, 11), (0.55, 0.8, 7), (0.8, 1.0, 8)]:
         ids[int(top * height):int(bottom * height)] = label
-    for label, _ in STUFF[3:10]:
-        y, x = rng.integers(0, height - 64), rng.integers(0, width - 64)
-        ids[y:y + rng.integers(16, 160), x:x + rng.integers(16, 160)] = label
+    for j, (label, _) in enumerate(STUFF[3:10]):
+        if label in (7, 8, 11, 23):
+            continue
+        y, x = int(height * 0.05), int(width * (0.05 + 0.13 * j))
+        ids[y:y + int(rng.integers(40, 200)), x:x + int(rng.integers(40, 200))] = label
+    ids[int(height * 0.5):int(height * 0.6), :int(width * 0.1)] = 22  # terrain
+    ids[int(height * 0.2):int(height * 0.3), int(width * 0.9):] = 21  # vegetation
+    grid = int(np.ceil(np.sqrt(num_instances)))
+    cell_h, cell_w = 0.6 * height / grid, width / grid
     for k in range(num_instances):
         label = THINGS[k % len(THINGS)][0]
-        h, w = rng.integers(12, 260), rng.integers(12, 360)
-        y, x = rng.integers(-h // 2, height - h // 2), rng.integers(-w // 2, width - w // 2)
+        row, col = divmod(k, grid)
+        h = int(cell_h * rng.uniform(0.6, 1.3))
+        w = int(cell_w * rng.uniform(0.5, 1.2))
+        y = int(0.35 * height + row * cell_h + rng.uniform(-0.1, 0.2) * cell_h)
+        x = int(col * cell_w + rng.uniform(-0.3, 0.2) * cell_w)
         ids[max(y, 0):y + h, max(x, 0):x + w] = label * 1000 + k
-    for label in (24, 26, 33, 26):
-        y, x = rng.integers(0, height - 100), rng.integers(0, width - 200)
-        ids[y:y + 90, x:x + 180] = label
+    for j, label in enumerate((24, 26, 33, 25)):  # crowd regions: label id, no instance
+        y, x = int(0.3 * height), int(width * (0.1 + 0.22 * j))
+        ids[y:y + 60, x:x + 150] = label
     ids[height - 40:, :width // 5] = 0  # void (ego vehicle)
     train = dict(STUFF + THINGS)
-    segments = [{"id": int(i), "category_id": train[int(i) // 1000 if i >= 1000 else int(i)],
-                 "iscrowd": int(i < 1000 and (i // 1000 if i >= 1000 else i) >= 24)}
-                for i in np.unique(ids) if i != 0]
+    segments = []
+    for i in np.unique(ids):
+        if i == 0:
+            continue
+        lid = int(i) // 1000 if i >= 1000 else int(i)
+        segments.append({"id": int(i), "category_id": train[lid],
+                         "iscrowd": int(i < 1000 and lid >= 24)})
     rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=-1).astype(np.uint8)
     return rgb, segments
 
 
 def median_ms(fn, repeats):
+    """Median wall-clock and process CPU milliseconds of ``fn()`` over ``repeats`` runs."""
     fn()  # warm-up: first-touch page faults, caches
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - start_wall) * 1e3)
+        cpu.append((time.process_time() - start_cpu) * 1e3)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def outputs_equal(a, b):
@@ -92,9 +108,9 @@ def main():
     rgb, segments = make_label(args.height, args.width)
     kwargs = dict(ignore_stuff_in_offset=True, small_instance_area=4096, small_instance_weight=3)
     fast = PanopticTargetGenerator(IGNORE_INDEX, rgb2id, THING_LIST, sigma=8, **kwargs)
-    fast_ms = median_ms(lambda: fast(rgb, segments), args.repeats)
-    slow_ms = median_ms(lambda: slow_targets(rgb, segments, IGNORE_INDEX, THING_LIST, 8,
-                                             **kwargs), args.repeats)
+    fast_ms, fast_cpu = median_ms(lambda: fast(rgb, segments), args.repeats)
+    slow_ms, slow_cpu = median_ms(lambda: slow_targets(rgb, segments, IGNORE_INDEX, THING_LIST,
+                                                       8, **kwargs), args.repeats)
     identical = outputs_equal(fast(rgb, segments),
                               slow_targets(rgb, segments, IGNORE_INDEX, THING_LIST, 8, **kwargs))
     result = {
@@ -106,6 +122,9 @@ def main():
         "per_segment_ms": round(slow_ms, 2),
         "package_ms": round(fast_ms, 2),
         "speedup": round(slow_ms / fast_ms, 2),
+        "per_segment_cpu_ms": round(slow_cpu, 2),
+        "package_cpu_ms": round(fast_cpu, 2),
+        "speedup_cpu": round(slow_cpu / fast_cpu, 2),
         "identical_outputs": identical,
         "numpy": np.__version__,
         "python": platform.python_version(),

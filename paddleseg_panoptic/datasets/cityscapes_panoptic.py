@@ -167,11 +167,11 @@ class CityscapesPanoptic(paddle.io.Dataset):
             return sample
         data = self.transforms({"img": image.astype(np.float32), "gt_fields": [],
                                 "trans_info": []})
+        ids = self.rgb2id(label)  # converted once for the three raw labels
         return {
             "image": np.ascontiguousarray(data["img"], dtype=np.float32),
-            "raw_semantic": raw_semantic(label, segments, self.IGNORE_INDEX, self.rgb2id),
-            "raw_instance": raw_instance(label, self.rgb2id, self.label_divisor),
-            "raw_panoptic": raw_panoptic(label, segments, self.IGNORE_INDEX, self.label_divisor,
-                                         self.rgb2id),
+            "raw_semantic": raw_semantic(ids, segments, self.IGNORE_INDEX),
+            "raw_instance": raw_instance(ids, label_divisor=self.label_divisor),
+            "raw_panoptic": raw_panoptic(ids, segments, self.IGNORE_INDEX, self.label_divisor),
             "index": np.int64(idx),
         }

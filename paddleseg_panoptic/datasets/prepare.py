@@ -32,6 +32,13 @@ def how_to_make(root):
                PREPARE_COMMAND.format(root=root), TOY_COMMAND.format(root=root))
 
 
+def how_to_get(root):
+    """What to do when the raw Cityscapes files are missing, for error messages."""
+    return "Download leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip from " \
+           "https://www.cityscapes-dataset.com and unpack both into {} (or make a small " \
+           "synthetic set with `{}`).".format(root, TOY_COMMAND.format(root=root))
+
+
 def instance_files(root, split):
     """Sorted ``gtFine/{split}/*/*_gtFine_instanceIds.png`` files."""
     return sorted(glob.glob(os.path.join(root, "gtFine", split, "*", "*_instanceIds.png")))
@@ -57,12 +64,12 @@ def check_layout(root, splits=("train", "val")):
     """
     if not os.path.isdir(root):
         raise FileNotFoundError("Cityscapes folder {} does not exist. {}".format(
-            root, how_to_make(root)))
+            root, how_to_get(root)))
     for sub in ("leftImg8bit", "gtFine"):
         path = os.path.join(root, sub)
         if not os.path.isdir(path):
             raise FileNotFoundError("Missing {}: expected Cityscapes' {}/ folder in {}. {}".format(
-                path, sub, root, how_to_make(root)))
+                path, sub, root, how_to_get(root)))
     ready = []
     for split in splits:
         annotations = instance_files(root, split)
@@ -84,7 +91,7 @@ def check_layout(root, splits=("train", "val")):
         ready.append(split)
     if not ready:
         raise FileNotFoundError("No split among {} has images and annotations in {}. {}".format(
-            list(splits), root, how_to_make(root)))
+            list(splits), root, how_to_get(root)))
     return ready
 
 

@@ -120,8 +120,10 @@ def make_scene(rng, height, width):
         c.paint(mask, "wall" if rng.random() < 0.15 else "building")
         x += w
     for _ in range(rng.integers(1, 4)):  # trees
-        cx, cy = int(rng.integers(0, width)), int(horizon - rng.integers(height // 12, height // 4))
-        ax, ay = int(rng.integers(width // 20, width // 8)), int(rng.integers(height // 10, height // 5))
+        cx = int(rng.integers(0, width))
+        cy = int(horizon - rng.integers(height // 12, height // 4))
+        ax = int(rng.integers(width // 20, width // 8))
+        ay = int(rng.integers(height // 10, height // 5))
         mask = ((cols - cx) / ax) ** 2 + ((rows - cy) / ay) ** 2 <= 1
         c.paint(mask & (rows < horizon + height // 20), "vegetation")
     # Ground: sidewalk everywhere, a road trapezoid, terrain strips at the sides.

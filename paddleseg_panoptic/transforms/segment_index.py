@@ -103,23 +103,28 @@ def segment_index_map(ids, segment_ids):
     return SegmentLookup(segment_ids)(np.asarray(ids))
 
 
-def gather(table, index):
+def gather(table, index, out=None):
     """``table[index]`` for a small per-segment table and a full-size index map.
 
     Uses ``cv2.LUT`` (one fast pass) when the index map is uint8 and the table's dtype is one
-    OpenCV handles; otherwise ``np.take``. Both return exactly ``table[index]``.
+    OpenCV handles; otherwise ``np.take``. Both give exactly ``table[index]``.
 
     Args:
         table (np.ndarray): ``[S + 1]`` values.
         index (np.ndarray): ``[H, W]`` index map from :func:`segment_index_map`.
+        out (np.ndarray, optional): C-contiguous ``[H, W]`` array of ``table``'s dtype to
+            write into.
 
     Returns:
-        np.ndarray: ``[H, W]`` with ``table``'s dtype.
+        np.ndarray: ``[H, W]`` with ``table``'s dtype (``out`` when given).
     """
     table = np.asarray(table)
     if index.dtype == np.uint8 and table.dtype in (np.float32, np.int32, np.uint8) \
             and index.ndim == 2 and index.size > 0:
         lut = np.zeros(256, dtype=table.dtype)
         lut[:table.size] = table
-        return cv2.LUT(np.ascontiguousarray(index), lut)
-    return np.take(table, index)
+        if out is None:
+            return cv2.LUT(np.ascontiguousarray(index), lut)
+        cv2.LUT(np.ascontiguousarray(index), lut, dst=out)
+        return out
+    return np.take(table, index, out=out)

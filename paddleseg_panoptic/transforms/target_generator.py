@@ -2,8 +2,9 @@
 
 The targets are defined per segment (see :class:`PanopticTargetGenerator`), but computed in a
 fixed number of whole-image passes: one pixel -> segment index map, per-segment lookup tables
-for the per-pixel maps, 2-D histograms for areas and centroids, and one constant-size Gaussian
-window per instance. The cost does not grow with the number of segments.
+read through it for the per-pixel maps, exact areas and centroids from the runs of equal
+segments along rows, and one constant-size Gaussian window per instance. The cost does not grow
+with the number of segments (the reference compares the whole image with every segment id).
 """
 import cv2
 import numpy as np
@@ -50,6 +51,39 @@ def window_bounds(center_y, center_x, sigma, height, width):
     img_cols = slice(max(0, left), min(right, width))
     img_rows = slice(max(0, top), min(bottom, height))
     return img_rows, img_cols, win_rows, win_cols
+
+
+def segment_moments(index, num):
+    """Pixel count and sums of row and column indices of every segment, exactly.
+
+    Works on the runs of equal values along each row: a run of length n starting at column x0
+    of row y adds n to the count, n * y to the row sum and n * x0 + n (n - 1) / 2 to the column
+    sum. Runs are far fewer than pixels, so after one comparison pass everything is cheap.
+    All quantities are integers below 2^53, so the float64 sums are exact and ``sum / count``
+    is bit-identical to ``np.mean`` over the segment's pixel indices.
+
+    Args:
+        index (np.ndarray): ``[H, W]`` segment index map with values in ``[0, num)``.
+        num (int): number of segment values.
+
+    Returns:
+        tuple: ``area`` [num] int64, ``sum_y`` [num] float64, ``sum_x`` [num] float64.
+    """
+    height, width = index.shape
+    if index.size == 0:
+        return np.zeros(num, np.int64), np.zeros(num), np.zeros(num)
+    change = np.empty((height, width), dtype=bool)
+    change[:, 0] = True
+    np.not_equal(index[:, 1:], index[:, :-1], out=change[:, 1:])
+    starts = np.flatnonzero(change)
+    lengths = np.diff(starts, append=index.size)
+    segment = index.reshape(-1)[starts]
+    run_y, run_x = np.divmod(starts, width)
+    area = np.bincount(segment, weights=lengths, minlength=num).astype(np.int64)
+    sum_y = np.bincount(segment, weights=lengths * run_y, minlength=num)
+    sum_x = np.bincount(segment, weights=lengths * run_x + lengths * (lengths - 1) // 2,
+                        minlength=num)
+    return area, sum_y, sum_x
 
 
 class PanopticTargetGenerator:
@@ -150,17 +184,12 @@ class PanopticTargetGenerator:
         sem_table32 = sem_table.astype(np.int32)
         fg_table8 = fg_table.astype(np.uint8)
 
-        # Pass 1, by blocks of rows so that temporaries stay small and cached: index map,
-        # semantic, foreground, and per-segment pixel counts and coordinate sums of things.
-        # Coordinates are integers, so the float64 sums are exact and sum / area below is
-        # bit-identical to np.mean over the segment's pixel indices.
+        # Index map, semantic and foreground by blocks of rows, so that the temporaries of the
+        # id conversion stay small and cached.
         index = np.empty((height, width), dtype=lookup.dtype)
         semantic = np.empty((height, width), dtype=np.int64)
         foreground = np.empty((height, width), dtype=np.int64)
         fg_map = np.empty((height, width), dtype=np.uint8)
-        area = np.zeros(k, dtype=np.int64)
-        sum_y = np.zeros(k, dtype=np.float64)
-        sum_x = np.zeros(k, dtype=np.float64)
         block = max(1, _BLOCK_PIXELS // max(width, 1))
         for top in range(0, height, block):
             rows = slice(top, min(top + block, height))
@@ -168,13 +197,7 @@ class PanopticTargetGenerator:
             semantic[rows] = gather(sem_table32, idx)
             fg_map[rows] = fg = gather(fg_table8, idx)
             foreground[rows] = fg
-            pos = np.flatnonzero(fg)
-            if pos.size:
-                seg = idx.reshape(-1)[pos]
-                pos_y, pos_x = np.divmod(pos, width)
-                area += np.bincount(seg, minlength=k)
-                sum_y += np.bincount(seg, weights=pos_y + top, minlength=k)
-                sum_x += np.bincount(seg, weights=pos_x, minlength=k)
+        area, sum_y, sum_x = segment_moments(index, k)
 
         has_center = fg_table & (area > 0)
         safe_area = np.maximum(area, 1)
@@ -183,19 +206,31 @@ class PanopticTargetGenerator:
         sw_table = np.ones(k, dtype=np.float32)
         sw_table[has_center & (area < self.small_instance_area)] = self.small_instance_weight
 
-        # Offsets on thing pixels: float32(cy) - y in float32 arithmetic, which is what the
-        # per-segment definition computes with float32 coordinate maps. The tables are 0 for
-        # other segments, so gathering them leaves 0 off the things.
+        # Weights and offsets, block by block so that each block is finished while in cache.
+        # Offsets on thing pixels are float32(cy) - y in float32 arithmetic, which is what the
+        # per-segment definition computes with float32 coordinate maps; the centre tables are
+        # 0 for other segments, so off the things the offsets stay 0.
+        weights = {name: np.empty((height, width), dtype=np.float32)
+                   for name in ("semantic_weights", "center_weights", "offset_weights")}
+        weight_tables = {"semantic_weights": sw_table,
+                         "center_weights": cw_table.astype(np.float32),
+                         "offset_weights": ow_table.astype(np.float32)}
         offset = np.empty((2, height, width), dtype=np.float32)
-        coord_y, coord_x = self._coordinates(height, width)
-        mask = fg_map.view(bool)
-        for channel, (centers, coords) in enumerate(((cy, coord_y), (cx, coord_x))):
-            out = offset[channel]
-            out[...] = gather(centers.astype(np.float32), index)
-            if index.dtype == np.uint8:
-                cv2.subtract(out, coords, dst=out, mask=fg_map)
-            else:
-                np.subtract(out, coords, out=out, where=mask)
+        center_tables = (cy.astype(np.float32), cx.astype(np.float32))
+        coords = self._coordinates(height, width)
+        for top in range(0, height, block):
+            rows = slice(top, min(top + block, height))
+            idx = index[rows]
+            for name, array in weights.items():
+                gather(weight_tables[name], idx, out=array[rows])
+            for channel in (0, 1):
+                out = offset[channel, rows]
+                gather(center_tables[channel], idx, out=out)
+                if idx.dtype == np.uint8:
+                    cv2.subtract(out, coords[channel][rows], dst=out, mask=fg_map[rows])
+                else:
+                    np.subtract(out, coords[channel][rows], out=out,
+                                where=fg_map[rows].view(bool))
 
         center = np.zeros((1, height, width), dtype=np.float32)
         center_points = []
@@ -214,7 +249,7 @@ class PanopticTargetGenerator:
             "center": center,
             "center_points": center_points,
             "offset": offset,
-            "semantic_weights": gather(sw_table, index),
-            "center_weights": gather(cw_table.astype(np.float32), index),
-            "offset_weights": gather(ow_table.astype(np.float32), index),
+            "semantic_weights": weights["semantic_weights"],
+            "center_weights": weights["center_weights"],
+            "offset_weights": weights["offset_weights"],
         }
