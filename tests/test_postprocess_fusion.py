@@ -115,6 +115,7 @@ def test_random_fusion_equals_slow_numpy_and_paddle():
     ({"thing_list": None}, "thing_list"),
     ({"instance": np.zeros((1, 3, 3), np.int64)}, "same shape"),
     ({"semantic": np.full((1, 2, 2), -1)}, "non-negative"),
+    ({"instance": np.full((1, 2, 2), -1)}, "non-negative ids"),
 ])
 def test_fusion_bad_input_raises(kwargs, match):
     args = {"semantic": np.zeros((1, 2, 2), np.int64), "instance": np.zeros((1, 2, 2), np.int64),
@@ -224,3 +225,26 @@ def test_chain_bad_input_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         panoptic_postprocess(**args, thing_list=[1], label_divisor=1000, stuff_area=1,
                              ignore_index=255)
+
+
+def test_large_instance_ids_are_ranked_in_ascending_order():
+    # Ids 7_000_000 and 3_000_000 exceed the direct table; their ranks keep the id order, so
+    # 3_000_000 (smaller id) is the first 11 -> 11001 and 7_000_000 -> 11002.
+    semantic = np.array([[[11, 11, 0]]])
+    instance = np.array([[[7_000_000, 3_000_000, 0]]])
+    got = merge_semantic_and_instance(semantic, instance, 1000, [11], 1, 255)
+    np.testing.assert_array_equal(got, [[[11002, 11001, 0]]])
+
+
+def test_chain_argmax_ties_take_the_smallest_class_and_softmax_can_be_skipped():
+    logits = np.zeros((4, 3, 3), np.float32)
+    logits[2] = 1.0
+    logits[1, 0, 0] = 1.0  # (0, 0): classes 1 and 2 tie at the maximum -> class 1
+    logits[3, 2, 2] = np.inf  # (2, 2): an infinite logit wins -> class 3
+    out = panoptic_postprocess(logits, np.zeros((1, 3, 3), np.float32),
+                               np.zeros((2, 3, 3), np.float32), thing_list=[3],
+                               label_divisor=1000, stuff_area=1, ignore_index=255, softmax=False)
+    np.testing.assert_array_equal(out["semantic"], [[1, 2, 2], [2, 2, 2], [2, 2, 3]])
+    assert out["semantic_softmax"] is None and out["centers"] is None
+    # class 3 is a thing without instance -> ignore; classes 1 and 2 are stuff, area >= 1.
+    np.testing.assert_array_equal(out["panoptic"], [[1, 2, 2], [2, 2, 2], [2, 2, 255]])

@@ -10,6 +10,9 @@ from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
 
 __all__ = ["find_instance_center"]
 
+# Side of the square tiles of the numpy non-maximum suppression.
+_TILE = 32
+
 
 def _check_args(threshold, nms_kernel, top_k):
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
@@ -47,42 +50,45 @@ def _window_max_1d(a, k, axis):
     return cur
 
 
-def _nms_max_numpy(h, k):
-    """k x k max filter, stride 1, zero padding (k - 1) / 2, of a [H, W] float32 map."""
-    if k == 1:
-        return h
-    r = (k - 1) // 2
-    padded = np.zeros((h.shape[0] + 2 * r, h.shape[1] + 2 * r), dtype=h.dtype)
-    padded[r:r + h.shape[0], r:r + h.shape[1]] = h
-    return _window_max_1d(_window_max_1d(padded, k, 1), k, 0)
-
-
 def _find_centers_numpy(hmp, threshold, nms_kernel, top_k):
     h = np.asarray(hmp, dtype=np.float32)[0]
-    # Values not above the threshold become 0 (NaN too: the comparison is False).
-    h = np.where(h > threshold, h, np.float32(0))
-    if not (h > 0).any():
+    height, width = h.shape
+    # Only values above the threshold and above 0 can be centres, and a value <= 0 next to one
+    # never beats it: every other value may be replaced by 0 (the padding value) without
+    # changing the centres. The map is cut into tiles and only tiles holding such a value
+    # (with a halo of the window radius) are filtered, so sparse heatmaps are cheap.
+    pos = h > max(threshold, 0.0)  # NaN compares False
+    t = _TILE
+    r = (nms_kernel - 1) // 2
+    tiles_y, tiles_x = -(-height // t), -(-width // t)
+    pos_tiles = np.zeros((tiles_y * t, tiles_x * t), dtype=bool)
+    pos_tiles[:height, :width] = pos
+    ty, tx = np.nonzero(pos_tiles.reshape(tiles_y, t, tiles_x, t).any(axis=(1, 3)))
+    if ty.size == 0:
         return None
-    # Only positive pixels can be centres and a value <= 0 next to one never beats it, so the
-    # bounding box of the positive pixels (zero padded) gives the same peaks as the whole map;
-    # cropping to it makes sparse heatmaps cheap.
-    rows = np.flatnonzero(h.max(axis=1) > 0)
-    cols = np.flatnonzero(h.max(axis=0) > 0)
-    r0, r1 = rows[0], rows[-1] + 1
-    c0, c1 = cols[0], cols[-1] + 1
-    crop = h[r0:r1, c0:c1]
-    peaks = (crop > 0) & (crop == _nms_max_numpy(crop, nms_kernel))
-    py, px = np.nonzero(peaks)  # row-major order
-    values = crop[py, px]
+    padded = np.zeros((tiles_y * t + 2 * r, tiles_x * t + 2 * r), dtype=np.float32)
+    np.copyto(padded[r:r + height, r:r + width], h, where=pos)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (t + 2 * r, t + 2 * r))
+    stack = windows[ty * t, tx * t]  # [tiles, t + 2r, t + 2r], a copy of the active tiles
+    pooled = _window_max_1d(_window_max_1d(stack, nms_kernel, 2), nms_kernel, 1)
+    inner = stack[:, r:r + t, r:r + t]
+    peaks = inner == pooled
+    peaks &= inner > 0
+    n, py, px = np.nonzero(peaks)
+    values = inner[n, py, px]
+    py += ty[n] * t
+    px += tx[n] * t
+    order = np.argsort(py * width + px, kind="stable")  # row-major, as the SPEC lists them
+    py, px, values = py[order], px[order], values[order]
     if top_k is not None and values.size >= top_k:
         # t = top_k-th largest value of the suppressed map (its zeros rank below every peak
         # when at least top_k peaks exist); centres are strictly greater than t.
-        t = np.partition(values, values.size - top_k)[values.size - top_k]
-        keep = values > t
+        cut = np.partition(values, values.size - top_k)[values.size - top_k]
+        keep = values > cut
         py, px = py[keep], px[keep]
     if py.size == 0:
         return None
-    return np.stack([py + r0, px + c0], axis=1).astype(np.int64)
+    return np.stack([py, px], axis=1).astype(np.int64)
 
 
 def _find_centers_paddle(hmp, threshold, nms_kernel, top_k):

@@ -1,9 +1,9 @@
 """Fusion of the semantic and instance maps into a panoptic map (SPEC 6.4).
 
-Instead of one whole-image mask per instance and per stuff class, one joint histogram
-(instance id x class) over the thing pixels gives every instance's majority class, and one
-histogram of the uncovered pixels gives every stuff class's area; lookup tables then write the
-panoptic ids in a single pass.
+Instead of one whole-image mask per instance and per stuff class, a single joint histogram of
+(instance id, class) over all pixels gives every instance's majority class (its thing-class
+columns) and every stuff class's uncovered area (row 0). A small table indexed by
+(instance id, class) then holds every pixel's panoptic id, written in one gather.
 """
 import numbers
 
@@ -11,7 +11,6 @@ import numpy as np
 import paddle
 
 from . import _arrays
-from .grouping import thing_mask_numpy, thing_mask_paddle
 
 __all__ = ["merge_semantic_and_instance"]
 
@@ -50,74 +49,76 @@ def _instance_lut(counts, label_divisor):
     return lut
 
 
-def _stuff_lut(area, stuff_area, ignore_index):
-    """Value pasted for each class on its uncovered pixels: the class, or ignore if too small."""
-    classes = np.arange(area.size, dtype=np.int64)
-    return np.where(area >= stuff_area, classes, np.int64(ignore_index))
+def _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index):
+    """[slots, classes] table of the panoptic id of a pixel with (instance slot, class).
+
+    ``counts`` is the joint histogram of (instance slot, class) over all pixels; slot 0 means
+    no instance. Thing classes under an instance slot get the instance's id; stuff classes under
+    slot 0 get the class when its uncovered area reaches ``stuff_area``; every other
+    combination (a thing pixel without instance, a stuff pixel under an instance) is ignored.
+    """
+    slots, n_cls = counts.shape
+    table = np.full((slots, n_cls), ignore_index, dtype=np.int64)
+    thing_counts = counts * is_thing[None, :]
+    thing_counts[0] = 0
+    table[:, is_thing] = _instance_lut(thing_counts, label_divisor)[:, None]
+    table[0, is_thing] = ignore_index
+    stuff = ~is_thing & (counts[0] >= stuff_area)
+    table[0, stuff] = np.flatnonzero(stuff)
+    return table
 
 
-def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_index, thing=None):
-    """numpy fusion of [H, W] maps; ``thing`` is an optional precomputed thing mask."""
+def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_index,
+                 num_classes=None, num_ids=None):
+    """numpy fusion of two [H, W] maps (semantic non-negative, checked by the caller).
+
+    ``num_classes`` (> every class id) and ``num_ids`` (> every instance id) may be given when
+    the caller knows them, which saves two scans of the image.
+    """
     shape = semantic.shape
-    sem = semantic.reshape(-1)
-    ins = instance.reshape(-1)
-    if sem.size and int(ins.min()) < 0:
-        raise ValueError(f"instance must hold non-negative ids, found {int(ins.min())}")
-    if thing is None:
-        thing = thing_mask_numpy(sem, things)
-    thing = thing.reshape(-1)
-    n_cls = max(int(sem.max()) if sem.size else 0, things[-1] if things else 0) + 1
-    panoptic = np.full(sem.size, ignore_index, dtype=np.int64)
+    sem = semantic.reshape(-1).astype(np.int64, copy=False)
+    ins = instance.reshape(-1).astype(np.int64, copy=False)
+    if ins.size == 0:
+        return np.full(shape, ignore_index, dtype=np.int64)
+    n_cls = max(int(sem.max()) + 1 if num_classes is None else num_classes,
+                things[-1] + 1 if things else 1)
+    slots = int(ins.max()) + 1 if num_ids is None else num_ids
+    if slots > _MAX_DIRECT_IDS:
+        # Arbitrary large ids: use their ranks (ascending order kept, 0 stays 0).
+        uniq, ins = np.unique(ins, return_inverse=True)
+        if uniq[0] < 0:
+            raise ValueError(f"instance must hold non-negative ids, found {int(uniq[0])}")
+        ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
+        slots = int(ins.max()) + 1
+    key = ins * n_cls
+    key += sem
+    try:
+        # As 0 <= sem < n_cls, a key is negative exactly where an instance id is.
+        counts = np.bincount(key, minlength=slots * n_cls).reshape(slots, n_cls)
+    except ValueError as err:
+        raise ValueError(f"instance must hold non-negative ids, found {int(ins.min())}") from err
+    is_thing = np.zeros(n_cls, dtype=bool)
+    is_thing[things] = True
+    table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
+    return table.reshape(-1)[key].reshape(shape)
 
-    sel = np.flatnonzero(thing & (ins > 0))
-    if sel.size:
-        ids = ins[sel].astype(np.int64)
-        if int(ids.max()) + 1 > _MAX_DIRECT_IDS:
-            _, ids = np.unique(ids, return_inverse=True)  # ranks keep the ascending order
-        slots = int(ids.max()) + 1
-        counts = np.bincount(ids * n_cls + sem[sel], minlength=slots * n_cls)
-        lut = _instance_lut(counts.reshape(slots, n_cls), label_divisor)
-        panoptic[sel] = lut[ids]
 
-    stuff = np.flatnonzero((ins == 0) & ~thing)
-    if stuff.size:
-        stuff_sem = sem[stuff]
-        area = np.bincount(stuff_sem, minlength=n_cls)
-        panoptic[stuff] = _stuff_lut(area, stuff_area, ignore_index)[stuff_sem]
-    return panoptic.reshape(shape)
-
-
-def _merge_paddle(semantic, instance, label_divisor, things, stuff_area, ignore_index, thing=None):
-    """Device fusion of [H, W] tensors; only the small histograms visit the host."""
+def _merge_paddle(semantic, instance, label_divisor, things, stuff_area, ignore_index):
+    """Device fusion of two [H, W] tensors; only the small histogram visits the host."""
     shape = semantic.shape
     sem = semantic.flatten().astype("int64")
     ins = instance.flatten().astype("int64")
-    if thing is None:
-        thing = thing_mask_paddle(sem, things)
-    thing = thing.flatten()
-    n_cls = max(int(sem.max()), things[-1] if things else 0) + 1
-    if int(sem.min()) < 0:
-        raise ValueError(f"semantic must hold non-negative class ids, found {int(sem.min())}")
     if int(ins.min()) < 0:
         raise ValueError(f"instance must hold non-negative ids, found {int(ins.min())}")
+    n_cls = max(int(sem.max()), things[-1] if things else 0) + 1
     slots = int(ins.max()) + 1
-    zero = paddle.zeros_like(sem)
-    in_inst = paddle.logical_and(thing, ins > 0)
-    # Pixels outside the thing masks fall into slot 0, which is never looked up.
-    joint = paddle.where(in_inst, ins * n_cls + sem, zero)
-    counts = paddle.bincount(joint, minlength=slots * n_cls).numpy()
-    counts = counts.reshape(slots, n_cls)
-    counts[0] = 0
-    lut = paddle.to_tensor(_instance_lut(counts, label_divisor), place=sem.place)
-    ignore = paddle.full_like(sem, ignore_index)
-    panoptic = paddle.where(in_inst, paddle.gather(lut, ins), ignore)
-
-    stuff = paddle.logical_and(ins == 0, paddle.logical_not(thing))
-    area = paddle.bincount(paddle.where(stuff, sem, paddle.full_like(sem, n_cls)),
-                           minlength=n_cls + 1).numpy()[:n_cls]
-    stuff_lut = paddle.to_tensor(_stuff_lut(area, stuff_area, ignore_index), place=sem.place)
-    panoptic = paddle.where(stuff, paddle.gather(stuff_lut, sem), panoptic)
-    return panoptic.reshape(shape)
+    key = ins * n_cls + sem
+    counts = paddle.bincount(key, minlength=slots * n_cls).numpy().reshape(slots, n_cls)
+    is_thing = np.zeros(n_cls, dtype=bool)
+    is_thing[things] = True
+    table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
+    table = paddle.to_tensor(table.reshape(-1), place=sem.place)
+    return paddle.gather(table, key).reshape(shape)
 
 
 def merge_semantic_and_instance(semantic, instance, label_divisor, thing_list, stuff_area,
@@ -151,7 +152,10 @@ def merge_semantic_and_instance(semantic, instance, label_divisor, thing_list, s
     if _arrays.on_device(semantic):
         if not _arrays.is_tensor(instance):
             instance = _arrays.to_tensor(instance, semantic)
-        return _merge_paddle(semantic[0], instance[0], int(label_divisor), things, stuff_area,
+        sem = semantic[0].astype("int64")
+        if int(sem.min()) < 0:
+            raise ValueError(f"semantic must hold non-negative class ids, found {int(sem.min())}")
+        return _merge_paddle(sem, instance[0], int(label_divisor), things, stuff_area,
                              int(ignore_index)).unsqueeze(0)
     sem = _arrays.to_numpy(semantic)[0].astype(np.int64, copy=False)
     if sem.size and int(sem.min()) < 0:

@@ -77,20 +77,23 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     labels = np.empty(vy.shape[0], dtype=np.int64)
     # The grid spans the votes' bounding box, limited to a generous window around the image;
     # votes outside it (or not finite) use the dense rule.
-    lo_y, hi_y = np.fmin.reduce(vy), np.fmax.reduce(vy)
-    lo_x, hi_x = np.fmin.reduce(vx), np.fmax.reduce(vx)
-    if np.isnan([lo_y, hi_y, lo_x, hi_x]).any():  # no vote has a number in some coordinate
-        return _dense_assign(vy, vx, cy, cx, budget)
-    lo_y, hi_y = max(float(lo_y), -height), min(float(hi_y), 2.0 * height)
-    lo_x, hi_x = max(float(lo_x), -width), min(float(hi_x), 2.0 * width)
-    if lo_y > hi_y or lo_x > hi_x:
-        return _dense_assign(vy, vx, cy, cx, budget)
-    inside = (vy >= lo_y) & (vy <= hi_y) & (vx >= lo_x) & (vx <= hi_x)
-    if not inside.all():
+    lo_y, hi_y, lo_x, hi_x = (float(f(v)) for f, v in ((np.min, vy), (np.max, vy),
+                                                          (np.min, vx), (np.max, vx)))
+    if not (-height <= lo_y and hi_y <= 2.0 * height and -width <= lo_x and hi_x <= 2.0 * width):
+        # Some vote is far away or NaN (NaN fails every comparison): split the votes.
+        lo_y, hi_y = np.fmin.reduce(vy), np.fmax.reduce(vy)
+        lo_x, hi_x = np.fmin.reduce(vx), np.fmax.reduce(vx)
+        if np.isnan([lo_y, hi_y, lo_x, hi_x]).any():  # no vote has a number in a coordinate
+            return _dense_assign(vy, vx, cy, cx, budget)
+        lo_y, hi_y = max(float(lo_y), -height), min(float(hi_y), 2.0 * height)
+        lo_x, hi_x = max(float(lo_x), -width), min(float(hi_x), 2.0 * width)
+        inside = (vy >= lo_y) & (vy <= hi_y) & (vx >= lo_x) & (vx <= hi_x)
         outside = np.flatnonzero(~inside)
         labels[outside] = _dense_assign(vy[outside], vx[outside], cy, cx, budget)
         sel = np.flatnonzero(inside)
-        labels[sel] = _grid_assign(vy[sel], vx[sel], cy, cx, height, width, budget, min_cell)
+        if sel.size:
+            labels[sel] = _grid_assign(vy[sel], vx[sel], cy, cx, height, width, budget,
+                                       min_cell)
         return labels
 
     ext_y, ext_x = hi_y - lo_y, hi_x - lo_x
@@ -165,27 +168,18 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="grid", 
     height, width = offsets.shape[1:]
     out = np.zeros(height * width, dtype=np.int64)
     k = ctr.shape[0]
-    idx = None if mask is None else np.flatnonzero(mask)
-    if k == 0 or (idx is not None and idx.size == 0):
+    if mask is not None:
+        mask = mask.reshape(-1)
+    if k == 0 or (mask is not None and not mask.any()):
         return out.reshape(1, height, width)
     if k == 1:
-        if idx is None:
-            out[:] = 1
-        else:
-            out[idx] = 1
+        out[slice(None) if mask is None else mask] = 1
         return out.reshape(1, height, width)
-    off_y = np.asarray(offsets[0], dtype=np.float32)
-    off_x = np.asarray(offsets[1], dtype=np.float32)
-    if idx is None:
-        vy = (np.arange(height, dtype=np.float32)[:, None] + off_y).ravel()
-        vx = (np.arange(width, dtype=np.float32)[None, :] + off_x).ravel()
-    else:
-        iy = idx // width
-        vy = iy.astype(np.float32)
-        vy += off_y.ravel()[idx]
-        vx = (idx - iy * width).astype(np.float32)
-        vx += off_x.ravel()[idx]
-        del iy
+    vy = (np.arange(height, dtype=np.float32)[:, None] + np.asarray(offsets[0], np.float32))
+    vx = (np.arange(width, dtype=np.float32)[None, :] + np.asarray(offsets[1], np.float32))
+    vy, vx = vy.reshape(-1), vx.reshape(-1)
+    if mask is not None:
+        vy, vx = vy[mask], vx[mask]
     cy = ctr[:, 0].astype(np.float32)
     cx = ctr[:, 1].astype(np.float32)
     if method == "dense":
@@ -193,10 +187,7 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="grid", 
     else:
         labels = _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell)
     labels += 1
-    if idx is None:
-        out[:] = labels
-    else:
-        out[idx] = labels
+    out[slice(None) if mask is None else mask] = labels
     return out.reshape(1, height, width)
 
 
@@ -275,16 +266,21 @@ def group_pixels(ctr, offsets, mask=None, *, budget=DEFAULT_BUDGET):
     return _arrays.to_tensor(result, offsets) if _arrays.is_tensor(offsets) else result
 
 
-def thing_mask_numpy(semantic, thing_list):
-    """[..., H, W] bool mask of the pixels whose class is in ``thing_list`` (a lookup table)."""
+def thing_mask_numpy(semantic, thing_list, num_classes=None):
+    """[..., H, W] bool mask of the pixels whose class is in ``thing_list`` (a lookup table).
+
+    ``num_classes`` (> every class id, which are then trusted to be non-negative) saves the
+    scans that otherwise size and check the table.
+    """
     if not thing_list:
         return np.zeros(semantic.shape, dtype=bool)
-    top = max(int(semantic.max()), thing_list[-1]) + 1
-    lut = np.zeros(top, dtype=bool)
+    if num_classes is None:
+        low = int(semantic.min())
+        if low < 0:
+            raise ValueError(f"semantic must hold non-negative class ids, found {low}")
+        num_classes = int(semantic.max()) + 1
+    lut = np.zeros(max(num_classes, thing_list[-1] + 1), dtype=bool)
     lut[thing_list] = True
-    low = int(semantic.min())
-    if low < 0:
-        raise ValueError(f"semantic must hold non-negative class ids, found {low}")
     return lut[semantic]
 
 

@@ -14,8 +14,9 @@ from .grouping import _instance_numpy, _instance_paddle, thing_mask_numpy, thing
 
 __all__ = ["panoptic_postprocess"]
 
-# Rows of the [C, rows, W] blocks in which the numpy argmax / softmax run (cache-sized).
-_BLOCK_ROWS = 64
+# Rows of the [C, rows, W] blocks in which the numpy argmax / softmax run: small enough for the
+# block to stay in cache between the passes over it.
+_BLOCK_ROWS = 8
 
 
 def _squeeze_batch(x, name, channels):
@@ -46,38 +47,54 @@ def _check_output_size(output_size, height, width):
     return h0, w0
 
 
-def _argmax_numpy(logits):
-    """[C, H, W] -> [H, W] int64 argmax over classes (first on ties), in row blocks."""
-    out = np.empty(logits.shape[1:], dtype=np.int64)
-    for r in range(0, logits.shape[1], _BLOCK_ROWS):
-        out[r:r + _BLOCK_ROWS] = logits[:, r:r + _BLOCK_ROWS].argmax(axis=0)
-    return out
+def _argmax_softmax_numpy(logits, size, softmax=True):
+    """Class argmax of the full [C, H, W] logits and softmax of their [:, :H0, :W0] crop.
 
+    Both come from one pass over cache-sized row blocks: the per-pixel maximum serves the
+    argmax (the first class equal to it, as np.argmax) and the softmax's shift.
 
-def _softmax_numpy(logits):
-    """float32 softmax over axis 0 of [C, h, w] logits, in row blocks."""
-    out = np.empty(logits.shape, dtype=np.float32)
-    for r in range(0, logits.shape[1], _BLOCK_ROWS):
-        block = out[:, r:r + _BLOCK_ROWS]
-        np.subtract(logits[:, r:r + _BLOCK_ROWS], logits[:, r:r + _BLOCK_ROWS].max(axis=0),
-                    out=block, casting="unsafe")
-        np.exp(block, out=block)
-        block /= block.sum(axis=0)
-    return out
+    Returns:
+        tuple: semantic [H, W] int64 and softmax [C, H0, W0] float32 (None if not ``softmax``).
+    """
+    num_classes, height, width = logits.shape
+    h0, w0 = size
+    semantic = np.empty((height, width), dtype=np.int64)
+    probs = np.empty((num_classes, h0, w0), dtype=np.float32) if softmax else None
+    label = np.empty((_BLOCK_ROWS, width), dtype=np.int8 if num_classes < 128 else np.int64)
+    equal = np.empty((_BLOCK_ROWS, width), dtype=bool)
+    for r in range(0, height, _BLOCK_ROWS):
+        block = logits[:, r:r + _BLOCK_ROWS]
+        rows = block.shape[1]
+        peak = block.max(axis=0)
+        lab, eq = label[:rows], equal[:rows]
+        lab.fill(0)
+        for c in range(num_classes - 1, 0, -1):  # the smallest equal class is written last
+            np.equal(block[c], peak, out=eq)
+            np.copyto(lab, c, where=eq)
+        semantic[r:r + rows] = lab
+        if softmax and r < h0:
+            keep = min(rows, h0 - r)
+            out = probs[:, r:r + keep]
+            np.subtract(block[:, :keep, :w0], peak[:keep, :w0], out=out, casting="unsafe")
+            np.exp(out, out=out)
+            out /= out.sum(axis=0)
+    return semantic, probs
 
 
 def _chain_numpy(logits, heatmap, offsets, things, label_divisor, stuff_area, ignore_index,
                  threshold, nms_kernel, top_k, size, softmax):
     h0, w0 = size
-    semantic = _argmax_numpy(logits)
-    thing = thing_mask_numpy(semantic, things)
+    semantic, probs = _argmax_softmax_numpy(logits, size, softmax)
+    # argmax gives classes in [0, C) and grouping ids in [0, K]: no scans needed to size tables.
+    thing = thing_mask_numpy(semantic, things, num_classes=logits.shape[0])
     instance, centers = _instance_numpy(semantic[None], heatmap, offsets, things, threshold,
                                         nms_kernel, top_k, thing=thing)
     panoptic = _merge_numpy(semantic, instance[0], label_divisor, things, stuff_area,
-                            ignore_index, thing=thing)
+                            ignore_index, num_classes=logits.shape[0],
+                            num_ids=1 if centers is None else centers.shape[1] + 1)
     return {
         "semantic": np.ascontiguousarray(semantic[:h0, :w0]),
-        "semantic_softmax": _softmax_numpy(logits[:, :h0, :w0]) if softmax else None,
+        "semantic_softmax": probs,
         "instance": np.ascontiguousarray(instance[0, :h0, :w0]),
         "panoptic": np.ascontiguousarray(panoptic[:h0, :w0]),
         "center_heatmap": np.array(heatmap[0, :h0, :w0], dtype=np.float32),
@@ -93,7 +110,7 @@ def _chain_paddle(logits, heatmap, offsets, things, label_divisor, stuff_area, i
     instance, centers = _instance_paddle(semantic.unsqueeze(0), heatmap, offsets, things,
                                          threshold, nms_kernel, top_k, thing=thing)
     panoptic = _merge_paddle(semantic, instance[0], label_divisor, things, stuff_area,
-                             ignore_index, thing=thing)
+                             ignore_index)
     return {
         "semantic": semantic[:h0, :w0],
         "semantic_softmax": (F.softmax(logits[:, :h0, :w0].astype("float32"), axis=0)
