@@ -110,6 +110,13 @@ def test_prepare_input_normalises_rgb_and_pads_with_zero():
     assert (x[:, 2:, :] == 0).all() and (x[:, :, 3:] == 0).all()
 
 
+def test_no_val_transforms_means_reference_normalize():
+    transforms = P.prediction_transforms([])
+    x = P.prepare_input(np.full((2, 2, 3), 255, np.uint8), transforms, align_corners=False)
+    assert x.shape == (3, 32, 32)
+    assert (x[:, :2, :2] == 1.0).all() and (x[:, 2:] == 0).all()
+
+
 def test_size_changing_transform_is_refused():
     from paddleseg.transforms import Resize
     transforms = P.prediction_transforms([Resize(target_size=(8, 8))])

@@ -26,7 +26,7 @@ import sys
 import cv2
 import numpy as np
 import paddle
-from paddleseg.transforms import Compose, Padding
+from paddleseg.transforms import Compose, Normalize, Padding
 from paddleseg.utils import logger
 
 from paddleseg_panoptic.datasets import meta
@@ -86,11 +86,16 @@ def prediction_transforms(val_transforms):
         val_transforms (list or paddleseg.transforms.Compose): e.g. ``Config.val_transforms``.
 
     Returns:
-        paddleseg.transforms.Compose: taking a BGR image, converting it to RGB first.
+        paddleseg.transforms.Compose: taking a BGR image, converting it to RGB first. A config
+        without validation transforms gets the reference's ``Normalize`` (mean = std = 0.5).
     """
     if isinstance(val_transforms, Compose):
         val_transforms = val_transforms.transforms
-    kept = [t for t in (val_transforms or []) if not isinstance(t, Padding)]
+    if not val_transforms:
+        logger.warning("The config has no val_dataset.transforms; normalising with "
+                       "Normalize(mean=0.5, std=0.5)")
+        val_transforms = [Normalize()]
+    kept = [t for t in val_transforms if not isinstance(t, Padding)]
     return Compose(kept, to_rgb=True)
 
 
