@@ -44,7 +44,8 @@ def parse_args(argv=None):
                         help="auto: gpu when Paddle is built with CUDA and sees one, else cpu "
                              "(default: %(default)s)")
     parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
-                        help="config overrides, e.g. val_dataset.stuff_area=4096")
+                        help="config overrides key.sub=value, values read as YAML; the key must "
+                             "exist in the config")
     args = parser.parse_args(argv)
     if args.nms_kernel < 1 or args.nms_kernel % 2 == 0:
         parser.error("--nms_kernel must be a positive odd number, got {}".format(
