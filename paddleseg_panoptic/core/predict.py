@@ -1,0 +1,391 @@
+"""Prediction on image files: panoptic, semantic and instance pictures plus machine-readable ids.
+
+Images of any size are normalised like the validation data, padded at the bottom / right to a
+size the network handles, predicted, post-processed on the full padded output and cropped back
+(SPEC section 6). Under ``paddle.distributed.launch`` every process takes the images
+``i % world_size == rank``.
+
+Per image (``<rel>`` = the image path relative to the input folder, suffix dropped), under
+``save_dir``:
+
+- ``semantic/<rel>.png`` / ``<rel>_add.png``: predicted classes (palette) / blended over the image
+- ``semantic/<rel>_panoptic_to_semantic.png`` / ``<rel>_panoptic_to_semantic_added.png``: the
+  panoptic map's classes
+- ``instance/<rel>.png`` / ``<rel>_added.png``: one colour per instance, the rest black
+- ``panoptic/<rel>.png`` / ``<rel>_added.png``: class colours, segments told apart by shifts
+- ``panoptic_ids/<rel>.png``: the panoptic ids as RGB (id = R + 256 G + 256^2 B)
+- ``segments/<rel>.json``: one entry per segment (see :func:`segments_document`)
+
+Inputs are listed and read by :mod:`paddleseg_panoptic.utils.image_list`.
+"""
+import dataclasses
+import math
+import os
+import sys
+
+import cv2
+import numpy as np
+import paddle
+from paddleseg.transforms import Compose, Normalize, Padding
+from paddleseg.utils import logger
+
+from paddleseg_panoptic.datasets import meta
+from paddleseg_panoptic.postprocess import defaults
+from paddleseg_panoptic.utils import visualize as vis
+from paddleseg_panoptic.utils.image_list import (  # noqa: F401  (part of this API)
+    IMAGE_SUFFIXES, ImageItem, ImageReadError, list_images, read_image)
+from paddleseg_panoptic.utils.weights import load_weights
+
+SIZE_DIVISOR = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetFacts:
+    """What prediction needs to know about the classes (see ``datasets/meta.py``)."""
+    thing_list: tuple = meta.THING_LIST
+    label_divisor: int = meta.LABEL_DIVISOR
+    ignore_index: int = meta.IGNORE_INDEX
+    stuff_area: int = meta.STUFF_AREA
+    class_names: tuple = meta.CLASS_NAMES
+    palette: tuple = meta.PALETTE
+
+
+def _log(level, message):
+    """paddleseg's logger, which prints on local rank 0 only; other ranks print to stderr."""
+    if paddle.distributed.ParallelEnv().local_rank == 0:
+        getattr(logger, level)(message)
+    else:
+        print("[rank {}] {}: {}".format(paddle.distributed.get_rank(), level.upper(), message),
+              file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------- model side
+def load_model_weights(model, model_path):
+    """Load ``model_path`` into ``model``, refusing a checkpoint that does not fit it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a state dict, or some model tensor is missing from the checkpoint or
+            has another shape there (the message lists them). Extra checkpoint keys only warn.
+    """
+    report = load_weights(model, model_path, log=False)
+    if report.missing or report.mismatched:
+        raise ValueError("--model_path {} does not match the config's model:\n{}".format(
+            model_path, report.summary()))
+    if report.unexpected:
+        logger.warning(report.summary())
+    else:
+        logger.info(report.summary())
+    return report
+
+
+def prediction_transforms(val_transforms):
+    """The validation transforms without ``Padding`` (prediction pads by itself).
+
+    Args:
+        val_transforms (list or paddleseg.transforms.Compose): e.g. ``Config.val_transforms``.
+
+    Returns:
+        paddleseg.transforms.Compose: taking a BGR image, converting it to RGB first. A config
+        without validation transforms gets the reference's ``Normalize`` (mean = std = 0.5).
+    """
+    if isinstance(val_transforms, Compose):
+        val_transforms = val_transforms.transforms
+    if not val_transforms:
+        logger.warning("The config has no val_dataset.transforms; normalising with "
+                       "Normalize(mean=0.5, std=0.5)")
+        val_transforms = [Normalize()]
+    kept = [t for t in val_transforms if not isinstance(t, Padding)]
+    return Compose(kept, to_rgb=True)
+
+
+def padded_size(size, align_corners, size_divisor=SIZE_DIVISOR):
+    """Smallest size >= ``size`` the network handles: k * d + 1 with align_corners, else k * d.
+
+    Args:
+        size (int): height or width.
+
+    Returns:
+        int: with ``d = size_divisor`` and k >= 1.
+    """
+    if align_corners:
+        return max(1, math.ceil((size - 1) / size_divisor)) * size_divisor + 1
+    return max(1, math.ceil(size / size_divisor)) * size_divisor
+
+
+def prepare_input(image_bgr, transforms, align_corners):
+    """Normalise and pad one image.
+
+    Args:
+        image_bgr (np.ndarray): [H, W, 3] uint8 BGR.
+        transforms (paddleseg.transforms.Compose): from :func:`prediction_transforms`.
+
+    Returns:
+        np.ndarray: [3, Hp, Wp] float32, zero at the bottom / right padding.
+
+    Raises:
+        ValueError: the transforms changed the image size (only size-preserving validation
+            transforms can be mapped back onto the input image).
+    """
+    height, width = image_bgr.shape[:2]
+    image = transforms({"img": image_bgr.astype("float32")})["img"]
+    if image.shape[1:] != (height, width):
+        raise ValueError("the validation transforms changed the image size from {} to {}; "
+                         "prediction supports only Normalize-like transforms".format(
+                             (height, width), image.shape[1:]))
+    out = np.zeros((image.shape[0], padded_size(height, align_corners),
+                    padded_size(width, align_corners)), dtype=np.float32)
+    out[:, :height, :width] = image
+    return out
+
+
+def _to_numpy(value):
+    if value is None:
+        return None
+    if isinstance(value, paddle.Tensor):
+        return value.numpy()
+    return np.asarray(value)
+
+
+def predict_image(model, image_bgr, transforms, facts=DatasetFacts(),
+                  threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL,
+                  top_k=defaults.TOP_K):
+    """Predict and post-process one image of any size.
+
+    Args:
+        model (paddle.nn.Layer): in eval mode; ``model(x)`` -> [semantic, center, offset].
+        image_bgr (np.ndarray): [H, W, 3] uint8 BGR.
+
+    Returns:
+        dict: numpy arrays cropped to [H, W]: ``semantic``, ``semantic_softmax`` [C, H, W],
+        ``instance``, ``panoptic``, ``center_heatmap``, ``centers`` ([K, 2] or None).
+    """
+    # Imported here so that the visualisation part of this module works on its own.
+    from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
+
+    height, width = image_bgr.shape[:2]
+    x = prepare_input(image_bgr, transforms, getattr(model, "align_corners", True))
+    with paddle.no_grad():
+        semantic, center, offset = model(paddle.to_tensor(x[None]))[:3]
+    semantic, center, offset = semantic[0], center[0], offset[0]
+    if not semantic.place.is_gpu_place():
+        # On CPU the chain runs in numpy; numpy in gives numpy out without copies back.
+        semantic, center, offset = semantic.numpy(), center.numpy(), offset.numpy()
+    result = panoptic_postprocess(
+        semantic, center, offset, thing_list=list(facts.thing_list),
+        label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
+        ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
+        top_k=top_k, output_size=(height, width))
+    return {key: _to_numpy(value) for key, value in result.items()}
+
+
+# ---------------------------------------------------------------------------- outputs
+def output_paths(save_dir, rel):
+    """Every file written for the image named ``rel`` (dict: kind -> path)."""
+    def path(folder, suffix, ext=".png"):
+        return os.path.join(save_dir, folder, *(rel + suffix + ext).split("/"))
+
+    return {
+        "semantic": path("semantic", ""),
+        "semantic_added": path("semantic", "_add"),
+        "panoptic_to_semantic": path("semantic", "_panoptic_to_semantic"),
+        "panoptic_to_semantic_added": path("semantic", "_panoptic_to_semantic_added"),
+        "instance": path("instance", ""),
+        "instance_added": path("instance", "_added"),
+        "panoptic": path("panoptic", ""),
+        "panoptic_added": path("panoptic", "_added"),
+        "panoptic_ids": path("panoptic_ids", ""),
+        "segments": path("segments", "", ".json"),
+    }
+
+
+def segments_document(result, file_name, facts=DatasetFacts()):
+    """The JSON document of one image.
+
+    Returns:
+        dict: ``file_name`` (input path relative to the input folder), ``height``, ``width``,
+        ``label_divisor``, ``ignore_index`` and ``segments_info`` (see
+        :func:`paddleseg_panoptic.utils.visualize.segments_info`).
+    """
+    panoptic = result["panoptic"]
+    return {
+        "file_name": file_name,
+        "height": int(panoptic.shape[0]),
+        "width": int(panoptic.shape[1]),
+        "label_divisor": int(facts.label_divisor),
+        "ignore_index": int(facts.ignore_index),
+        "segments_info": vis.segments_info(
+            panoptic, result.get("semantic_softmax"), facts.label_divisor, facts.ignore_index,
+            facts.thing_list, facts.class_names),
+    }
+
+
+def save_outputs(result, image_bgr, save_dir, item, facts=DatasetFacts()):
+    """Write the pictures, the id PNG and the segments JSON of one image.
+
+    Returns:
+        dict: kind -> path of every file written (see :func:`output_paths`).
+    """
+    rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+    panoptic = result["panoptic"].astype(np.int64)
+    pan_semantic = vis.panoptic_to_semantic(panoptic, facts.label_divisor, facts.ignore_index)
+    pictures = {
+        "semantic": vis.colorize_semantic(result["semantic"], facts.palette),
+        "panoptic_to_semantic": vis.colorize_semantic(pan_semantic, facts.palette),
+        "instance": vis.colorize_instance(panoptic, facts.label_divisor, facts.ignore_index),
+        "panoptic": vis.colorize_panoptic(panoptic, facts.label_divisor, facts.ignore_index,
+                                          facts.palette),
+    }
+    paths = output_paths(save_dir, item.rel)
+    for folder in {os.path.dirname(p) for p in paths.values()}:
+        os.makedirs(folder, exist_ok=True)
+    for kind, picture in pictures.items():
+        vis.write_png(paths[kind], picture)
+        vis.write_png(paths[kind + "_added"], vis.blend(rgb, picture, 0.5))
+    vis.write_png(paths["panoptic_ids"], vis.encode_panoptic_ids(panoptic))
+    file_name = item.rel + os.path.splitext(item.path)[1]
+    vis.write_json(paths["segments"], segments_document(result, file_name, facts))
+    return paths
+
+
+def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
+            threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL, top_k=defaults.TOP_K,
+            rank=0, world_size=1, progress=True):
+    """Predict ``items[rank::world_size]`` and save their outputs.
+
+    Args:
+        model (paddle.nn.Layer): with its weights loaded.
+        items (list[ImageItem]): from :func:`list_images`, the same list on every process.
+        transforms (paddleseg.transforms.Compose): from :func:`prediction_transforms`.
+        progress (bool): show a progress bar over all images (on rank 0 only).
+
+    Returns:
+        list[tuple[str, str]]: (path, reason) of the images of this process that failed to
+        read; the others are saved.
+    """
+    from tqdm import tqdm
+
+    model.eval()
+    mine = list(range(rank, len(items), world_size))
+    if world_size > 1:
+        _log("info", "Process {}/{}: {} of {} image(s)".format(rank, world_size, len(mine),
+                                                               len(items)))
+    bar = tqdm(total=len(items), disable=not progress or rank != 0, unit="img",
+               desc="predict")
+    failures = []
+    for index in mine:
+        item = items[index]
+        try:
+            image = read_image(item.path)
+        except ImageReadError as e:
+            _log("warning", "Skipping {}: {}".format(item.path, e))
+            failures.append((item.path, str(e)))
+        else:
+            result = predict_image(model, image, transforms, facts, threshold, nms_kernel, top_k)
+            save_outputs(result, image, save_dir, item, facts)
+        # Rank 0 stands for the whole step: the other processes take the next images.
+        bar.update(min(world_size, len(items) - index))
+    bar.close()
+    return failures
+
+
+# ---------------------------------------------------------------------------- whole command
+def dataset_facts(cfg):
+    """Class facts for prediction from the config's validation dataset, without building it.
+
+    ``val_dataset`` keys win over the dataset class's attributes / defaults, which win over
+    ``datasets/meta.py``.
+    """
+    import inspect
+
+    spec = cfg.dic.get("val_dataset") or {}
+    cls = cfg.val_dataset_class if spec else None
+    try:
+        parameters = inspect.signature(cls).parameters if cls is not None else {}
+    except (TypeError, ValueError):
+        parameters = {}
+
+    def fact(key, attrs, fallback):
+        if spec.get(key) is not None:
+            return spec[key]
+        for attr in attrs:
+            if cls is not None and getattr(cls, attr, None) is not None:
+                return getattr(cls, attr)
+        default = parameters[key].default if key in parameters else inspect.Parameter.empty
+        return fallback if default in (inspect.Parameter.empty, None) else default
+
+    return DatasetFacts(
+        thing_list=tuple(int(t) for t in fact("thing_list", ("thing_list", "THING_LIST"),
+                                              meta.THING_LIST)),
+        label_divisor=int(fact("label_divisor", ("label_divisor", "LABEL_DIVISOR"),
+                               meta.LABEL_DIVISOR)),
+        ignore_index=int(fact("ignore_index", ("IGNORE_INDEX", "ignore_index"),
+                              meta.IGNORE_INDEX)),
+        stuff_area=int(fact("stuff_area", ("STUFF_AREA",), meta.STUFF_AREA)),
+        class_names=tuple(fact("class_names", ("class_names", "CLASS_NAMES"),
+                               meta.CLASS_NAMES)),
+        palette=tuple(tuple(c) for c in fact("palette", ("palette", "PALETTE"), meta.PALETTE)),
+    )
+
+
+def select_device(device="auto"):
+    """``paddle.set_device`` for 'auto', 'cpu' or 'gpu' (the launcher's GPU of this process)."""
+    has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    if device == "auto":
+        device = "gpu" if has_gpu else "cpu"
+    if device == "gpu" and not has_gpu:
+        raise ValueError("--device gpu: Paddle is not built with CUDA or sees no GPU")
+    if device not in ("cpu", "gpu"):
+        raise ValueError("--device must be auto, cpu or gpu, got {!r}".format(device))
+    return paddle.set_device(device)
+
+
+def run_prediction(config, model_path, image_path, save_dir="./output/result",
+                   threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL,
+                   top_k=defaults.TOP_K, device="auto", opts=None, progress=True):
+    """What ``tools/predict.py`` does: list the images, build the model, load the weights
+    (both checked before any image is read), then predict this process's share.
+
+    Args:
+        config (str): config path. ``model_path`` replaces its ``pretrained`` weights.
+        top_k (int or None): None for no limit.
+
+    Returns:
+        list[tuple[str, str]]: (path, reason) of the images that could not be read, gathered
+        from all processes.
+    """
+    from paddleseg_panoptic.cvlibs.config import Config
+
+    items = list_images(image_path, exclude_dir=save_dir)
+    cfg = Config(config, opts=opts)
+    facts = dataset_facts(cfg)
+    transforms = prediction_transforms(cfg.val_transforms)
+    select_device(device)
+    model = cfg.build_model(load_pretrained=False)
+    load_model_weights(model, model_path)
+    rank, world_size = _init_processes()
+    if rank == 0:
+        logger.info("Predicting {} image(s) from {} on {} process(es) into {}".format(
+            len(items), image_path, world_size, save_dir))
+    failures = predict(model, items, save_dir, transforms, facts, threshold, nms_kernel, top_k,
+                       rank=rank, world_size=world_size, progress=progress)
+    if world_size > 1:
+        # Also a barrier: no process returns before all have finished their images. Flush
+        # first: the launcher may stop a process as soon as another one exits non-zero.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gathered = []
+        paddle.distributed.all_gather_object(gathered, failures)
+        failures = sorted(f for part in gathered for f in part)
+    if rank == 0:
+        logger.info("Done: {} image(s) predicted, {} unreadable, results in {}".format(
+            len(items) - len(failures), len(failures), save_dir))
+    return failures
+
+
+def _init_processes():
+    """(rank, world_size); initialises the parallel environment for more than one process."""
+    world_size = max(1, paddle.distributed.get_world_size())
+    if world_size > 1 and not paddle.distributed.is_initialized():
+        paddle.distributed.init_parallel_env()
+    return paddle.distributed.get_rank(), world_size

@@ -1,0 +1,375 @@
+"""Colour pictures and machine-readable files from semantic / panoptic maps (pure numpy).
+
+Every function is deterministic: the colours depend only on the values in the maps, never on a
+random state, so the same prediction always gives byte-identical PNG and JSON files.
+
+Panoptic ids follow the post-processing output: ``class * label_divisor + k`` (k >= 1) for an
+instance of a thing class, ``class`` for a stuff segment (and for a thing region without
+instance), ``ignore_index`` for pixels that belong to no segment.
+"""
+import itertools
+import json
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from paddleseg_panoptic.datasets import meta
+
+# Largest id an RGB PNG can hold with id = R + 256 G + 256^2 B.
+MAX_ENCODABLE_ID = 256 ** 3 - 1
+# Step (per channel) between the colours given to segments of one class.
+_SHIFT_STEP = 12
+
+
+def _check_map(array, name, ndim=2):
+    array = np.asarray(array)
+    if array.ndim != ndim:
+        raise ValueError("{} must have {} dimensions, got shape {}".format(name, ndim,
+                                                                        array.shape))
+    return array
+
+
+def _palette_array(palette):
+    palette = np.asarray(palette, dtype=np.int64)
+    if palette.ndim != 2 or palette.shape[1] != 3:
+        raise ValueError("palette must be a sequence of (R, G, B), got shape {}".format(
+            palette.shape))
+    return palette
+
+
+def colorize_semantic(semantic, palette=meta.PALETTE):
+    """Paint a class map with the palette.
+
+    Args:
+        semantic (np.ndarray): [H, W] integer class ids.
+        palette (sequence): (R, G, B) of each class id.
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8 RGB; ids outside the palette (``ignore_index``) are black.
+    """
+    semantic = _check_map(semantic, "semantic").astype(np.int64)
+    palette = _palette_array(palette)
+    lut = np.zeros((len(palette) + 1, 3), dtype=np.uint8)
+    lut[:len(palette)] = palette
+    index = np.where((semantic >= 0) & (semantic < len(palette)), semantic, len(palette))
+    return lut[index]
+
+
+def blend(image, color, weight=0.5):
+    """Blend a colour picture over an image: ``image * (1 - weight) + color * weight``.
+
+    Args:
+        image (np.ndarray): [H, W, 3] uint8 RGB.
+        color (np.ndarray): [H, W, 3] uint8 RGB.
+        weight (float): weight of ``color``.
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8, rounded to the nearest integer.
+    """
+    image = _check_map(image, "image", 3)
+    color = _check_map(color, "color", 3)
+    if image.shape != color.shape:
+        raise ValueError("image {} and color {} must have the same shape".format(
+            image.shape, color.shape))
+    # float32 holds every value exactly for weight 0.5 (multiples of 0.5 below 256).
+    mixed = (image.astype(np.float32) * np.float32(1.0 - weight)
+             + color.astype(np.float32) * np.float32(weight))
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+def panoptic_to_semantic(panoptic, label_divisor=meta.LABEL_DIVISOR,
+                         ignore_index=meta.IGNORE_INDEX):
+    """Class map of a panoptic map: ``id // label_divisor`` for instance ids, ``id`` otherwise.
+
+    Args:
+        panoptic (np.ndarray): [H, W] integer panoptic ids.
+
+    Returns:
+        np.ndarray: [H, W] int64 class ids, ``ignore_index`` where the panoptic map has it.
+    """
+    panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
+    semantic = np.where(panoptic >= label_divisor, panoptic // label_divisor, panoptic)
+    semantic[panoptic == ignore_index] = ignore_index
+    return semantic
+
+
+# Maps whose ids are all below this use dense lookup tables (bincount / indexing) instead of
+# sorting; panoptic ids are at most (classes + 1) * label_divisor, about 20000 for Cityscapes.
+_DENSE_LIMIT = 1 << 22
+
+
+def _is_dense(id_map):
+    return id_map.size > 0 and id_map.min() >= 0 and id_map.max() < _DENSE_LIMIT
+
+
+def unique_ids(id_map):
+    """Sorted distinct values of an integer map, their pixel counts and the map of indices.
+
+    Returns:
+        tuple: ``ids`` [K] int64, ``counts`` [K] int64, ``inverse`` [H, W] int64 with
+        ``ids[inverse] == id_map``.
+    """
+    id_map = np.asarray(id_map).astype(np.int64, copy=False)
+    if _is_dense(id_map):
+        counts = np.bincount(id_map.ravel())
+        ids = np.flatnonzero(counts)
+        index = np.zeros(len(counts), dtype=np.int64)
+        index[ids] = np.arange(len(ids))
+        return ids, counts[ids], index[id_map]
+    ids, inverse, counts = np.unique(id_map, return_inverse=True, return_counts=True)
+    return ids, counts, inverse.reshape(id_map.shape)
+
+
+def segment_ids(panoptic, ignore_index=meta.IGNORE_INDEX):
+    """Sorted ids of the segments in a panoptic map (``ignore_index`` excluded).
+
+    Returns:
+        np.ndarray: [K] int64.
+    """
+    panoptic = _check_map(panoptic, "panoptic").astype(np.int64, copy=False)
+    if _is_dense(panoptic):
+        ids = np.flatnonzero(np.bincount(panoptic.ravel()))
+    else:
+        ids = np.unique(panoptic)
+    return ids[ids != ignore_index]
+
+
+def _shifts():
+    """Colour offsets, the zero offset first, then by growing size (deterministic order)."""
+    for radius in itertools.count(1):
+        shell = [s for s in itertools.product(range(-radius, radius + 1), repeat=3)
+                 if max(abs(c) for c in s) == radius]
+        shell.sort(key=lambda s: (sum(abs(c) for c in s), s))
+        for s in shell:
+            yield tuple(_SHIFT_STEP * c for c in s)
+
+
+def _paint(id_map, lut_ids, lut_colors):
+    """Colour ``lut_colors[i]`` where ``id_map == lut_ids[i]``, black elsewhere."""
+    out = np.zeros(id_map.shape + (3,), dtype=np.uint8)
+    if not lut_ids:
+        return out
+    lut_ids = np.asarray(lut_ids, dtype=np.int64)
+    lut_colors = np.asarray(lut_colors, dtype=np.uint8)
+    if _is_dense(id_map):
+        lut = np.zeros((max(int(id_map.max()), int(lut_ids.max())) + 1, 3), dtype=np.uint8)
+        lut[lut_ids] = lut_colors
+        return lut[id_map]
+    order = np.argsort(lut_ids)
+    lut_ids, lut_colors = lut_ids[order], lut_colors[order]
+    position = np.clip(np.searchsorted(lut_ids, id_map), 0, len(lut_ids) - 1)
+    hit = lut_ids[position] == id_map
+    out[hit] = lut_colors[position[hit]]
+    return out
+
+
+def panoptic_colors(panoptic, label_divisor=meta.LABEL_DIVISOR, ignore_index=meta.IGNORE_INDEX,
+                    palette=meta.PALETTE):
+    """Colour of each segment for :func:`colorize_panoptic`.
+
+    The first segment of a class (in ascending id order) gets the class colour, the next ones the
+    class colour shifted by small steps; a shifted colour already taken (by any class) or black
+    is skipped, so every segment has its own colour.
+
+    Returns:
+        dict: segment id -> (R, G, B).
+    """
+    palette = _palette_array(palette)
+    used = {(0, 0, 0)}
+    lut_ids, lut_colors = [], []
+    ids = segment_ids(panoptic, ignore_index)
+    classes = np.where(ids >= label_divisor, ids // label_divisor, ids)
+    # The unshifted class colours are reserved first so that no shifted colour can take them.
+    for cls in np.unique(classes):
+        if 0 <= cls < len(palette):
+            used.add(tuple(int(c) for c in palette[cls]))
+    for cls in np.unique(classes):
+        if not 0 <= cls < len(palette):
+            continue  # no palette colour: left black like ignore
+        base = tuple(int(c) for c in palette[cls])
+        # One offset sequence per class, resumed for each segment: a candidate rejected once
+        # stays taken, because `used` only grows.
+        shifts = (s for s in _shifts() if any(s))
+        for position, segment_id in enumerate(ids[classes == cls]):
+            color = base
+            if position > 0:
+                for shift in shifts:
+                    color = tuple(min(max(b + d, 0), 255) for b, d in zip(base, shift))
+                    if color not in used:
+                        break
+                used.add(color)
+            lut_ids.append(int(segment_id))
+            lut_colors.append(color)
+    return dict(zip(lut_ids, lut_colors))
+
+
+def colorize_panoptic(panoptic, label_divisor=meta.LABEL_DIVISOR,
+                      ignore_index=meta.IGNORE_INDEX, palette=meta.PALETTE):
+    """Paint a panoptic map: class colours, segments of one class told apart by small shifts.
+
+    Args:
+        panoptic (np.ndarray): [H, W] integer panoptic ids.
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8 RGB, every segment a distinct colour, ``ignore_index`` black.
+    """
+    panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
+    colors = panoptic_colors(panoptic, label_divisor, ignore_index, palette)
+    return _paint(panoptic, list(colors), list(colors.values()))
+
+
+def instance_colors(panoptic, label_divisor=meta.LABEL_DIVISOR, ignore_index=meta.IGNORE_INDEX):
+    """Colour of each instance for :func:`colorize_instance`.
+
+    An instance's colour is drawn from a random generator seeded with its id (stable across
+    numpy versions), so an id keeps its colour from image to image; a colour already taken by a
+    smaller id is drawn again.
+
+    Returns:
+        dict: instance id -> (R, G, B).
+    """
+    used = {(0, 0, 0)}
+    colors = {}
+    for instance_id in segment_ids(panoptic, ignore_index):
+        if instance_id < label_divisor:
+            continue
+        rng = np.random.RandomState(int(instance_id) % (2 ** 32))
+        while True:
+            # Channels from 48 up so that an instance never looks like the black background.
+            color = tuple(int(c) for c in rng.randint(48, 256, size=3))
+            if color not in used:
+                break
+        used.add(color)
+        colors[int(instance_id)] = color
+    return colors
+
+
+def colorize_instance(panoptic, label_divisor=meta.LABEL_DIVISOR,
+                      ignore_index=meta.IGNORE_INDEX):
+    """Paint the instances of a panoptic map (ids >= label_divisor), one colour each.
+
+    Args:
+        panoptic (np.ndarray): [H, W] integer panoptic ids.
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8 RGB; stuff, thing regions without instance and ignore black.
+    """
+    panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
+    colors = instance_colors(panoptic, label_divisor, ignore_index)
+    return _paint(panoptic, list(colors), list(colors.values()))
+
+
+def encode_panoptic_ids(panoptic):
+    """Encode ids as an RGB picture: id = R + 256 G + 256^2 B (the Cityscapes / COCO rule).
+
+    Args:
+        panoptic (np.ndarray): [H, W] integer ids in [0, 256^3 - 1].
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8 RGB.
+    """
+    panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
+    if panoptic.size and (panoptic.min() < 0 or panoptic.max() > MAX_ENCODABLE_ID):
+        raise ValueError("panoptic ids must lie in [0, {}] to be encoded as RGB, got [{}, {}]"
+                         .format(MAX_ENCODABLE_ID, panoptic.min(), panoptic.max()))
+    rgb = np.stack([panoptic % 256, (panoptic // 256) % 256, panoptic // 256 ** 2], axis=-1)
+    return rgb.astype(np.uint8)
+
+
+def decode_panoptic_ids(rgb):
+    """Inverse of :func:`encode_panoptic_ids`.
+
+    Args:
+        rgb (np.ndarray): [H, W, 3] RGB (channel order R, G, B).
+
+    Returns:
+        np.ndarray: [H, W] int64 ids.
+    """
+    rgb = _check_map(rgb, "rgb", 3).astype(np.int64)
+    if rgb.shape[2] != 3:
+        raise ValueError("rgb must have 3 channels, got shape {}".format(rgb.shape))
+    return rgb[..., 0] + 256 * rgb[..., 1] + 256 ** 2 * rgb[..., 2]
+
+
+def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVISOR,
+                  ignore_index=meta.IGNORE_INDEX, thing_list=meta.THING_LIST,
+                  class_names=meta.CLASS_NAMES):
+    """Describe every segment of a panoptic map.
+
+    Args:
+        panoptic (np.ndarray): [H, W] integer panoptic ids.
+        semantic_softmax (np.ndarray, optional): [C, H, W] class probabilities; when given, an
+            instance's ``score`` is the mean probability of its class over its pixels.
+
+    Returns:
+        list[dict]: in ascending id order, each ``{'id', 'category_id', 'category_name',
+        'isthing', 'area', 'bbox': [x, y, w, h], 'score'}``; ``score`` is None for segments that
+        are not instances (id < label_divisor) or without ``semantic_softmax``.
+    """
+    panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
+    ids, areas, inverse = unique_ids(panoptic)
+    classes = np.where(ids >= label_divisor, ids // label_divisor, ids)
+    if semantic_softmax is not None:
+        semantic_softmax = _check_map(semantic_softmax, "semantic_softmax", 3)
+        if semantic_softmax.shape[1:] != panoptic.shape:
+            raise ValueError("semantic_softmax {} does not match panoptic {}".format(
+                semantic_softmax.shape, panoptic.shape))
+        pixel_class = np.clip(classes[inverse], 0, semantic_softmax.shape[0] - 1)
+        probability = np.take_along_axis(semantic_softmax, pixel_class[None], axis=0)[0]
+        score_sums = np.bincount(inverse.ravel(), weights=probability.ravel().astype(np.float64),
+                                 minlength=len(ids))
+    # Bounding boxes of all segments in one pass: find_objects labels start at 1.
+    boxes = ndimage.find_objects(inverse + 1, max_label=len(ids))
+    thing_set = set(int(t) for t in thing_list)
+    infos = []
+    for index, (segment_id, cls, area) in enumerate(zip(ids, classes, areas)):
+        if segment_id == ignore_index:
+            continue
+        rows, cols = boxes[index]
+        is_instance = segment_id >= label_divisor
+        score = None
+        if semantic_softmax is not None and is_instance:
+            score = round(float(score_sums[index] / area), 6)
+        infos.append({
+            "id": int(segment_id),
+            "category_id": int(cls),
+            "category_name": class_names[cls] if 0 <= cls < len(class_names) else str(cls),
+            "isthing": int(cls) in thing_set,
+            "area": int(area),
+            "bbox": [int(cols.start), int(rows.start), int(cols.stop - cols.start),
+                     int(rows.stop - rows.start)],
+            "score": score,
+        })
+    return infos
+
+
+def write_png(path, rgb):
+    """Write an [H, W, 3] uint8 RGB (or [H, W] grey) array as PNG (deterministic bytes).
+
+    Uses ``cv2.imencode`` + ``tofile`` so that non-ASCII paths work too.
+    """
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise IOError("could not encode PNG for {}".format(path))
+    data.tofile(str(path))
+
+
+def read_png_rgb(path):
+    """Read a PNG (or any image) as an [H, W, 3] uint8 RGB array, exactly as stored."""
+    data = np.fromfile(str(path), dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise IOError("cannot read image {}".format(path))
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2RGB)
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON with a trailing newline (deterministic bytes)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write("\n")

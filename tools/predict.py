@@ -1,0 +1,86 @@
+"""Predict panoptic, semantic and instance maps for images of any size.
+
+Single process:
+    python tools/predict.py --config CFG --model_path model.pdparams --image_path IMAGES
+Several processes (images split over them):
+    python -m paddle.distributed.launch --nproc_per_node 2 tools/predict.py ...
+
+See docs/prediction.md for the files written under --save_dir.
+"""
+import argparse
+import os
+import sys
+
+try:
+    import paddleseg_panoptic  # noqa: F401
+except ImportError:  # running from a checkout without the package installed
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from paddleseg_panoptic.postprocess import defaults  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Predict with a Panoptic-DeepLab model and save pictures, panoptic id PNGs "
+                    "and segment JSON files.")
+    parser.add_argument("--config", required=True, help="model config (YAML)")
+    parser.add_argument("--model_path", required=True,
+                        help="trained weights (.pdparams, or a folder holding model.pdparams); "
+                             "the config's `pretrained` weights are not loaded")
+    parser.add_argument("--image_path", required=True,
+                        help="an image, a folder (searched recursively for .jpg .jpeg .png .bmp "
+                             ".tif .tiff .webp in any case), or a text file with one image path "
+                             "a line (relative to the text file's folder)")
+    parser.add_argument("--save_dir", default="./output/result",
+                        help="output folder (default: %(default)s)")
+    parser.add_argument("--threshold", type=float, default=defaults.THRESHOLD,
+                        help="centre heatmap threshold (default: %(default)s)")
+    parser.add_argument("--nms_kernel", type=int, default=defaults.NMS_KERNEL,
+                        help="centre NMS window, odd (default: %(default)s)")
+    parser.add_argument("--top_k", type=int, default=defaults.TOP_K,
+                        help="keep the centres above the top_k-th largest heatmap value; "
+                             "0 or less: no limit (default: %(default)s)")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="auto: gpu when Paddle is built with CUDA and sees one, else cpu "
+                             "(default: %(default)s)")
+    parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
+                        help="config overrides key.sub=value, values read as YAML; the key must "
+                             "exist in the config")
+    args = parser.parse_args(argv)
+    if args.nms_kernel < 1 or args.nms_kernel % 2 == 0:
+        parser.error("--nms_kernel must be a positive odd number, got {}".format(
+            args.nms_kernel))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import paddle
+
+    from paddleseg_panoptic.core.predict import run_prediction
+
+    from paddleseg_panoptic.cvlibs.builder import ConfigError
+
+    try:
+        failures = run_prediction(
+            args.config, args.model_path, args.image_path, save_dir=args.save_dir,
+            threshold=args.threshold, nms_kernel=args.nms_kernel,
+            top_k=args.top_k if args.top_k > 0 else None, device=args.device, opts=args.opts)
+    except (ConfigError, FileNotFoundError, ValueError) as e:
+        # Bad arguments or files: the message names them; a traceback would only hide it.
+        print("predict.py: error: {}".format(e), file=sys.stderr)
+        return 2
+    if failures:
+        if paddle.distributed.get_rank() != 0:
+            # Rank 0 holds every process's failures, reports them and exits non-zero; an
+            # early non-zero exit here would make the launcher stop rank 0 before it reports.
+            return 0
+        print("{} image(s) could not be read:\n{}".format(
+            len(failures), "\n".join("  {}: {}".format(p, r) for p, r in failures)),
+            file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
