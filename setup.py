@@ -12,6 +12,20 @@ def read_requirements(name):
         return [line for line in lines if line]
 
 
+def install_requires():
+    """requirements.txt, with the Paddle build chosen by PADDLE_PACKAGE.
+
+    PADDLE_PACKAGE=paddlepaddle-gpu installs the CUDA build instead of the CPU one;
+    PADDLE_PACKAGE=none leaves Paddle to you (e.g. a wheel from PaddlePaddle's own index).
+    """
+    choice = os.environ.get("PADDLE_PACKAGE", "").strip()
+    requirements = read_requirements("requirements.txt")
+    if not choice:
+        return requirements
+    rest = [r for r in requirements if not r.startswith("paddlepaddle")]
+    return rest if choice.lower() == "none" else [choice] + rest
+
+
 setup(
     name="paddleseg_panoptic",
     version="0.1.0",
@@ -21,7 +35,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.8",
     packages=find_packages(include=["paddleseg_panoptic", "paddleseg_panoptic.*"]),
-    install_requires=read_requirements("requirements.txt"),
+    install_requires=install_requires(),
     extras_require={"dev": read_requirements("requirements-dev.txt")},
     license="Apache-2.0",
 )
