@@ -14,6 +14,7 @@ import pytest
 from paddleseg_panoptic.core import predict as P
 from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.datasets import meta
+from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.utils import visualize as vis
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +117,7 @@ def test_tool_writes_all_files_at_original_sizes_and_reports_corrupt(work, tool_
 def test_outputs_match_the_post_processing(work, tool_run):
     _, save_dir = tool_run
     cfg, model = work["cfg"], work["model"]
-    facts = P.dataset_facts(cfg)
+    facts = DatasetFacts.from_config(cfg)
     assert facts.stuff_area == STUFF_AREA
     transforms = P.prediction_transforms(cfg.val_transforms)
     seen_instances = 0

@@ -16,7 +16,7 @@ try:
 except ImportError:  # running from a checkout without the package installed
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddleseg_panoptic.postprocess import defaults  # noqa: E402
+from paddleseg_panoptic.utils import cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -33,24 +33,8 @@ def parse_args(argv=None):
                              "a line (relative to the text file's folder)")
     parser.add_argument("--save_dir", default="./output/result",
                         help="output folder (default: %(default)s)")
-    parser.add_argument("--threshold", type=float, default=defaults.THRESHOLD,
-                        help="centre heatmap threshold (default: %(default)s)")
-    parser.add_argument("--nms_kernel", type=int, default=defaults.NMS_KERNEL,
-                        help="centre NMS window, odd (default: %(default)s)")
-    parser.add_argument("--top_k", type=int, default=defaults.TOP_K,
-                        help="keep the centres above the top_k-th largest heatmap value; "
-                             "0 or less: no limit (default: %(default)s)")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="auto: gpu when Paddle is built with CUDA and sees one, else cpu "
-                             "(default: %(default)s)")
-    parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
-                        help="config overrides key.sub=value, values read as YAML; the key must "
-                             "exist in the config")
-    args = parser.parse_args(argv)
-    if args.nms_kernel < 1 or args.nms_kernel % 2 == 0:
-        parser.error("--nms_kernel must be a positive odd number, got {}".format(
-            args.nms_kernel))
-    return args
+    cli.add_common_args(parser)
+    return cli.parse_args(parser, argv)
 
 
 def main(argv=None):
@@ -64,8 +48,7 @@ def main(argv=None):
     try:
         failures = run_prediction(
             args.config, args.model_path, args.image_path, save_dir=args.save_dir,
-            threshold=args.threshold, nms_kernel=args.nms_kernel,
-            top_k=args.top_k if args.top_k > 0 else None, device=args.device, opts=args.opts)
+            device=args.device, opts=args.opts, **cli.postprocess_kwargs(args))
     except (ConfigError, FileNotFoundError, ValueError) as e:
         # Bad arguments or files: the message names them; a traceback would only hide it.
         print("predict.py: error: {}".format(e), file=sys.stderr)

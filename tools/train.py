@@ -17,7 +17,7 @@ except ImportError:  # running from a source checkout without installing the pac
 from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
 from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
 from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
-from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K  # noqa: E402
+from paddleseg_panoptic.utils import cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -47,21 +47,12 @@ def parse_args(argv=None):
     parser.add_argument("--log_iters", type=int, default=10, help="iterations per log line")
     parser.add_argument("--use_vdl", action="store_true",
                         help="write VisualDL scalars to --save_dir")
-    parser.add_argument("--threshold", type=float, default=THRESHOLD,
-                        help="centre heatmap threshold for evaluation")
-    parser.add_argument("--nms_kernel", type=int, default=NMS_KERNEL,
-                        help="centre NMS window size for evaluation")
-    parser.add_argument("--top_k", type=int, default=TOP_K,
-                        help="centres kept for evaluation: those above the top_k-th largest "
-                        "heatmap value; <= 0 means no limit")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="auto: gpu when Paddle has CUDA and a GPU is visible, else cpu")
     parser.add_argument("--seed", type=int, default=None,
                         help="fixes initialisation, data order and augmentation (default: "
                         "the resumed checkpoint's seed, else random; always recorded)")
-    parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
-                        help="config overrides, e.g. train_dataset.dataset_root=data/x")
-    return parser.parse_args(argv)
+    cli.add_common_args(parser, during="evaluation",
+                        opts_example="train_dataset.dataset_root=data/x")
+    return cli.parse_args(parser, argv)
 
 
 def main(argv=None):
@@ -73,9 +64,7 @@ def main(argv=None):
             save_interval=args.save_interval, keep_checkpoint_max=args.keep_checkpoint_max,
             resume_model=args.resume_model, num_workers=args.num_workers,
             do_eval=args.do_eval, log_iters=args.log_iters, use_vdl=args.use_vdl,
-            threshold=args.threshold, nms_kernel=args.nms_kernel,
-            top_k=args.top_k if args.top_k > 0 else None,
-            device=args.device, seed=args.seed)
+            device=args.device, seed=args.seed, **cli.postprocess_kwargs(args))
     except (TrainingError, ConfigError, FileNotFoundError) as e:
         print("train.py: error: {}".format(e), file=sys.stderr, flush=True)
         return 1

@@ -15,7 +15,7 @@ except ImportError:  # running from a source checkout without the package instal
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import paddleseg_panoptic  # noqa: F401
 
-from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K  # noqa: E402
+from paddleseg_panoptic.utils import cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -28,18 +28,7 @@ def parse_args(argv=None):
                              "download). Without it the config's initial weights are evaluated")
     parser.add_argument("--num_workers", type=int, default=0,
                         help="data loader worker processes (default: %(default)s)")
-    parser.add_argument("--threshold", type=float, default=THRESHOLD,
-                        help="centre heatmap threshold (default: %(default)s)")
-    parser.add_argument("--nms_kernel", type=int, default=NMS_KERNEL,
-                        help="centre NMS window, odd (default: %(default)s)")
-    parser.add_argument("--top_k", type=int, default=TOP_K,
-                        help="keep the centres above the top_k-th largest heatmap value; "
-                             "0 or less: no limit (default: %(default)s)")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="auto: gpu when Paddle is built with CUDA and sees one, else cpu "
-                             "(default: %(default)s)")
-    parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
-                        help="config overrides, e.g. val_dataset.dataset_root=data/cityscapes")
+    cli.add_common_args(parser, opts_example="val_dataset.dataset_root=data/cityscapes")
     parser.add_argument("--save_json", default=None, metavar="FILE",
                         help="write every number (ours, and the official ones with --official) "
                              "to this JSON file")
@@ -47,10 +36,7 @@ def parse_args(argv=None):
                         help="also write the predictions in the official Cityscapes formats "
                              "under DIR, run cityscapesScripts' evaluators on them and report "
                              "their PQ/SQ/RQ, mIoU and AP/AP50 beside ours")
-    args = parser.parse_args(argv)
-    if args.nms_kernel < 1 or args.nms_kernel % 2 == 0:
-        parser.error("--nms_kernel must be a positive odd number, got {}".format(
-            args.nms_kernel))
+    args = cli.parse_args(parser, argv)
     if args.num_workers < 0:
         parser.error("--num_workers must be >= 0, got {}".format(args.num_workers))
     if args.model_path is not None and not os.path.exists(args.model_path):
@@ -67,10 +53,8 @@ def main(argv=None):
 
     try:
         results = run_evaluation(
-            args.config, args.model_path, threshold=args.threshold,
-            nms_kernel=args.nms_kernel, top_k=args.top_k if args.top_k > 0 else None,
-            num_workers=args.num_workers, device=args.device, opts=args.opts,
-            official_dir=args.official)
+            args.config, args.model_path, num_workers=args.num_workers, device=args.device,
+            opts=args.opts, official_dir=args.official, **cli.postprocess_kwargs(args))
     except (ValueError, FileNotFoundError) as e:   # bad config, weights, dataset or labels
         print("val.py: error: {}".format(e), file=sys.stderr)
         return 2

@@ -11,40 +11,19 @@ import numpy as np
 import paddle
 from paddleseg.utils import logger
 
-from paddleseg_panoptic.datasets import meta
+from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.evaluation.instance import InstanceEvaluator
 from paddleseg_panoptic.evaluation.panoptic import PanopticEvaluator
 from paddleseg_panoptic.evaluation.report import summary_line, tables
 from paddleseg_panoptic.evaluation.semantic import SemanticEvaluator
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
+from paddleseg_panoptic.utils.device import set_device
+from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
+from paddleseg_panoptic.utils.weights import load_weights
 
 # IoU thresholds of AP (these exact float values); AP50 is the first of them.
 AP_OVERLAPS = np.arange(0.5, 1.0, 0.05)
-
-
-def dataset_facts(dataset):
-    """Class count, thing ids, label divisor, ignore index, stuff area and class names.
-
-    Read from the dataset's attributes (``NUM_CLASSES``, ``thing_list``, ``label_divisor``,
-    ``IGNORE_INDEX``, ``stuff_area``, ``class_names``), falling back to the Cityscapes facts.
-    """
-    def get(*names, default):
-        for name in names:
-            value = getattr(dataset, name, None)
-            if value is not None:
-                return value
-        return default
-
-    return {
-        "num_classes": int(get("NUM_CLASSES", "num_classes", default=meta.NUM_CLASSES)),
-        "thing_list": [int(c) for c in get("thing_list", "THING_LIST",
-                                           default=meta.THING_LIST)],
-        "label_divisor": int(get("label_divisor", "LABEL_DIVISOR", default=meta.LABEL_DIVISOR)),
-        "ignore_index": int(get("IGNORE_INDEX", "ignore_index", default=meta.IGNORE_INDEX)),
-        "stuff_area": int(get("stuff_area", "STUFF_AREA", default=meta.STUFF_AREA)),
-        "class_names": list(get("class_names", "CLASS_NAMES", default=meta.CLASS_NAMES)),
-    }
 
 
 def image_name(dataset, index):
@@ -60,16 +39,16 @@ class Evaluators:
     """The three evaluators of one run, updated together and merged together.
 
     Args:
-        facts (dict): from :func:`dataset_facts`.
+        facts (DatasetFacts): the validation dataset's classes.
     """
 
     def __init__(self, facts):
-        self.ignore_index = facts["ignore_index"]
-        self.semantic = SemanticEvaluator(facts["num_classes"], facts["ignore_index"])
-        self.panoptic = PanopticEvaluator(facts["num_classes"], facts["thing_list"],
-                                          facts["ignore_index"], facts["label_divisor"])
-        self.instance = InstanceEvaluator(facts["num_classes"], AP_OVERLAPS,
-                                          facts["thing_list"], facts["label_divisor"])
+        self.ignore_index = facts.ignore_index
+        self.semantic = SemanticEvaluator(facts.num_classes, facts.ignore_index)
+        self.panoptic = PanopticEvaluator(facts.num_classes, facts.thing_list,
+                                          facts.ignore_index, facts.label_divisor)
+        self.instance = InstanceEvaluator(facts.num_classes, AP_OVERLAPS, facts.thing_list,
+                                          facts.label_divisor)
         self.num_images = 0
 
     def update(self, prediction, raw_semantic, raw_instance, raw_panoptic):
@@ -108,13 +87,6 @@ class Evaluators:
         return out
 
 
-def _world():
-    world = paddle.distributed.get_world_size()
-    if world > 1 and not paddle.distributed.is_initialized():
-        paddle.distributed.init_parallel_env()
-    return world, paddle.distributed.get_rank()
-
-
 def _to_numpy(x):
     return x.numpy() if isinstance(x, paddle.Tensor) else np.asarray(x)
 
@@ -129,9 +101,9 @@ def _predict_one(model, image, raw_shape, name, facts, threshold, nms_kernel, to
                          "labels (padding at the bottom/right only)".format(
                              name, out_h, out_w, raw_shape[0], raw_shape[1]))
     result = panoptic_postprocess(
-        semantic[0], center[0], offset[0], thing_list=facts["thing_list"],
-        label_divisor=facts["label_divisor"], stuff_area=facts["stuff_area"],
-        ignore_index=facts["ignore_index"], threshold=threshold, nms_kernel=nms_kernel,
+        semantic[0], center[0], offset[0], thing_list=list(facts.thing_list),
+        label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
+        ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
         top_k=top_k, output_size=raw_shape)
     return {key: _to_numpy(result[key]) for key in ("semantic", "semantic_softmax", "panoptic")}
 
@@ -164,8 +136,8 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
     """
     if len(dataset) == 0:
         raise ValueError("the validation dataset is empty")
-    facts = dataset_facts(dataset)
-    world, rank = _world()
+    facts = DatasetFacts.from_dataset(dataset)
+    world, rank = init_distributed(), get_rank()
     indices = list(range(rank, len(dataset), world))
     subset = dataset if world == 1 else paddle.io.Subset(dataset, indices)
     loader = paddle.io.DataLoader(subset, batch_size=1, shuffle=False, drop_last=False,
@@ -221,27 +193,8 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
     if print_detail and rank == 0:
         logger.info("[EVAL] #Images: {}, {}".format(results["num_images"],
                                                     summary_line(results)))
-        logger.info("[EVAL] in percent:\n" + tables(results, facts["class_names"]))
+        logger.info("[EVAL] in percent:\n" + tables(results, facts.class_names))
     return results
-
-
-def set_device(device):
-    """Select ``cpu``, ``gpu`` or ``auto`` (gpu when Paddle has CUDA and sees a GPU); under
-    several processes each one takes the GPU the launcher assigned to it.
-
-    Returns:
-        str: the device set.
-    """
-    if device not in ("auto", "cpu", "gpu"):
-        raise ValueError("device must be auto, cpu or gpu, got {!r}".format(device))
-    has_gpu = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-    if device == "gpu" and not has_gpu:
-        raise ValueError("--device gpu: this Paddle build has no CUDA or sees no GPU")
-    if device == "cpu" or (device == "auto" and not has_gpu):
-        return paddle.set_device("cpu")
-    if paddle.distributed.get_world_size() > 1:
-        return paddle.set_device("gpu:{}".format(paddle.distributed.ParallelEnv().device_id))
-    return paddle.set_device("gpu")
 
 
 def load_model(cfg, model_path):
@@ -253,21 +206,12 @@ def load_model(cfg, model_path):
         ValueError: the file is no state dict, or it lacks parameters of the model or holds
             them with other shapes.
     """
-    from paddleseg_panoptic.utils.weights import load_weights
-
     if model_path is None:
         logger.warning("No model path given: evaluating the config's initial / pretrained "
                        "weights.")
         return cfg.build_model(load_pretrained=True)
     model = cfg.build_model(load_pretrained=False)
-    report = load_weights(model, model_path, log=False)
-    if report.missing or report.mismatched:
-        raise ValueError("model path {} does not match the model of {}:\n{}".format(
-            model_path, cfg.path, report.summary()))
-    if report.unexpected:
-        logger.warning(report.summary())
-    else:
-        logger.info(report.summary())
+    load_weights(model, model_path, strict=True)
     return model
 
 
@@ -301,6 +245,6 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
         if root is None:
             raise ValueError("--official needs a dataset with a `dataset_root`")
         writer = OfficialWriter(official_dir, root, split=getattr(dataset, "mode", "val"),
-                                label_divisor=dataset_facts(dataset)["label_divisor"])
+                                label_divisor=DatasetFacts.from_dataset(dataset).label_divisor)
     return evaluate(model, dataset, threshold=threshold, nms_kernel=nms_kernel, top_k=top_k,
                     num_workers=num_workers, print_detail=True, official_writer=writer)

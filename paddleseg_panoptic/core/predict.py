@@ -18,7 +18,6 @@ Per image (``<rel>`` = the image path relative to the input folder, suffix dropp
 
 Inputs are listed and read by :mod:`paddleseg_panoptic.utils.image_list`.
 """
-import dataclasses
 import math
 import os
 import sys
@@ -29,25 +28,16 @@ import paddle
 from paddleseg.transforms import Compose, Normalize, Padding
 from paddleseg.utils import logger
 
-from paddleseg_panoptic.datasets import meta
+from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.postprocess import defaults
 from paddleseg_panoptic.utils import visualize as vis
 from paddleseg_panoptic.utils.image_list import (  # noqa: F401  (part of this API)
     IMAGE_SUFFIXES, ImageItem, ImageReadError, list_images, read_image)
+from paddleseg_panoptic.utils.device import set_device
+from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
 from paddleseg_panoptic.utils.weights import load_weights
 
 SIZE_DIVISOR = 32
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetFacts:
-    """What prediction needs to know about the classes (see ``datasets/meta.py``)."""
-    thing_list: tuple = meta.THING_LIST
-    label_divisor: int = meta.LABEL_DIVISOR
-    ignore_index: int = meta.IGNORE_INDEX
-    stuff_area: int = meta.STUFF_AREA
-    class_names: tuple = meta.CLASS_NAMES
-    palette: tuple = meta.PALETTE
 
 
 def _log(level, message):
@@ -60,25 +50,6 @@ def _log(level, message):
 
 
 # ---------------------------------------------------------------------------- model side
-def load_model_weights(model, model_path):
-    """Load ``model_path`` into ``model``, refusing a checkpoint that does not fit it.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a state dict, or some model tensor is missing from the checkpoint or
-            has another shape there (the message lists them). Extra checkpoint keys only warn.
-    """
-    report = load_weights(model, model_path, log=False)
-    if report.missing or report.mismatched:
-        raise ValueError("--model_path {} does not match the config's model:\n{}".format(
-            model_path, report.summary()))
-    if report.unexpected:
-        logger.warning(report.summary())
-    else:
-        logger.info(report.summary())
-    return report
-
-
 def prediction_transforms(val_transforms):
     """The validation transforms without ``Padding`` (prediction pads by itself).
 
@@ -290,56 +261,6 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
 
 
 # ---------------------------------------------------------------------------- whole command
-def dataset_facts(cfg):
-    """Class facts for prediction from the config's validation dataset, without building it.
-
-    ``val_dataset`` keys win over the dataset class's attributes / defaults, which win over
-    ``datasets/meta.py``.
-    """
-    import inspect
-
-    spec = cfg.dic.get("val_dataset") or {}
-    cls = cfg.val_dataset_class if spec else None
-    try:
-        parameters = inspect.signature(cls).parameters if cls is not None else {}
-    except (TypeError, ValueError):
-        parameters = {}
-
-    def fact(key, attrs, fallback):
-        if spec.get(key) is not None:
-            return spec[key]
-        for attr in attrs:
-            if cls is not None and getattr(cls, attr, None) is not None:
-                return getattr(cls, attr)
-        default = parameters[key].default if key in parameters else inspect.Parameter.empty
-        return fallback if default in (inspect.Parameter.empty, None) else default
-
-    return DatasetFacts(
-        thing_list=tuple(int(t) for t in fact("thing_list", ("thing_list", "THING_LIST"),
-                                              meta.THING_LIST)),
-        label_divisor=int(fact("label_divisor", ("label_divisor", "LABEL_DIVISOR"),
-                               meta.LABEL_DIVISOR)),
-        ignore_index=int(fact("ignore_index", ("IGNORE_INDEX", "ignore_index"),
-                              meta.IGNORE_INDEX)),
-        stuff_area=int(fact("stuff_area", ("STUFF_AREA",), meta.STUFF_AREA)),
-        class_names=tuple(fact("class_names", ("class_names", "CLASS_NAMES"),
-                               meta.CLASS_NAMES)),
-        palette=tuple(tuple(c) for c in fact("palette", ("palette", "PALETTE"), meta.PALETTE)),
-    )
-
-
-def select_device(device="auto"):
-    """``paddle.set_device`` for 'auto', 'cpu' or 'gpu' (the launcher's GPU of this process)."""
-    has_gpu = paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
-    if device == "auto":
-        device = "gpu" if has_gpu else "cpu"
-    if device == "gpu" and not has_gpu:
-        raise ValueError("--device gpu: Paddle is not built with CUDA or sees no GPU")
-    if device not in ("cpu", "gpu"):
-        raise ValueError("--device must be auto, cpu or gpu, got {!r}".format(device))
-    return paddle.set_device(device)
-
-
 def run_prediction(config, model_path, image_path, save_dir="./output/result",
                    threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL,
                    top_k=defaults.TOP_K, device="auto", opts=None, progress=True):
@@ -358,12 +279,12 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
 
     items = list_images(image_path, exclude_dir=save_dir)
     cfg = Config(config, opts=opts)
-    facts = dataset_facts(cfg)
+    facts = DatasetFacts.from_config(cfg)
     transforms = prediction_transforms(cfg.val_transforms)
-    select_device(device)
+    set_device(device)
     model = cfg.build_model(load_pretrained=False)
-    load_model_weights(model, model_path)
-    rank, world_size = _init_processes()
+    load_weights(model, model_path, strict=True)
+    world_size, rank = init_distributed(), get_rank()
     if rank == 0:
         logger.info("Predicting {} image(s) from {} on {} process(es) into {}".format(
             len(items), image_path, world_size, save_dir))
@@ -382,10 +303,3 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
             len(items) - len(failures), len(failures), save_dir))
     return failures
 
-
-def _init_processes():
-    """(rank, world_size); initialises the parallel environment for more than one process."""
-    world_size = max(1, paddle.distributed.get_world_size())
-    if world_size > 1 and not paddle.distributed.is_initialized():
-        paddle.distributed.init_parallel_env()
-    return paddle.distributed.get_rank(), world_size

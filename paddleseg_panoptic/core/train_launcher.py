@@ -12,13 +12,13 @@ import paddle
 import paddle.distributed as dist
 from paddleseg.utils import logger
 
-from paddleseg_panoptic.core.evaluate import set_device
 from paddleseg_panoptic.core.train import TrainingError, train
 from paddleseg_panoptic.core.train_data import check_dataset_size, seed_everything
 from paddleseg_panoptic.core.train_logging import environment_info, write_run_records
 from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils import checkpoint as ckpt
+from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, get_world_size, init_distributed
 
 __all__ = ["resolve_seed", "run_training"]
@@ -68,8 +68,7 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
         rank 0 to ``save_dir/train_summary.json``.
     """
     # 'auto' is the GPU when Paddle has CUDA and sees one; each process takes its own card.
-    set_device(device)
-    device = paddle.get_device()
+    device = set_device(device)
     world = init_distributed()
     cfg = Config(config, iters=iters, batch_size=batch_size, learning_rate=learning_rate,
                  opts=opts)

@@ -21,6 +21,8 @@ import uuid
 
 import paddle
 
+from paddleseg_panoptic.utils.weights import compare_state_dict
+
 __all__ = ["MODEL_FILE", "OPTIMIZER_FILE", "STATE_FILE", "save_checkpoint", "save_best_model",
            "update_state", "list_checkpoints", "latest_checkpoint", "resolve_resume_dir",
            "load_checkpoint"]
@@ -250,12 +252,14 @@ def load_checkpoint(ckpt_dir, model, optimizer):
         with open(state_path, encoding="utf-8") as f:
             state = json.load(f)
     weights = paddle.load(os.path.join(ckpt_dir, MODEL_FILE))
-    missing = [k for k in model.state_dict() if k not in weights]
-    unexpected = [k for k in weights if k not in model.state_dict()]
-    if missing or unexpected:
+    # Stricter than --model_path: a checkpoint of this very run holds exactly its tensors.
+    fit = compare_state_dict(model, weights, ckpt_dir)
+    if fit.missing or fit.unexpected or fit.mismatched:
         raise ValueError("Checkpoint {} does not fit the model: {} missing keys (e.g. {}), {} "
-                         "unexpected keys (e.g. {})".format(ckpt_dir, len(missing), missing[:3],
-                                                            len(unexpected), unexpected[:3]))
+                         "unexpected keys (e.g. {}), {} keys with another shape (e.g. {})".format(
+                             ckpt_dir, len(fit.missing), fit.missing[:3], len(fit.unexpected),
+                             fit.unexpected[:3], len(fit.mismatched),
+                             [k for k, _, _ in fit.mismatched[:3]]))
     if state is None:
         match = _ITER_DIR.match(os.path.basename(os.path.normpath(ckpt_dir)))
         if not match:

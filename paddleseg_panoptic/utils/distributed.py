@@ -36,7 +36,7 @@ def init_distributed():
     """
     global _INITIALISED
     world = get_world_size()
-    if world > 1 and not _INITIALISED:
+    if world > 1 and not (_INITIALISED or dist.is_initialized()):
         dist.init_parallel_env()
         _INITIALISED = True
     return world

@@ -3,7 +3,9 @@
 ``load_weights`` is used for the model's and the backbone's ``pretrained`` argument and for
 ``--model_path`` in the tools. Keys are matched by name; a key whose shape differs is skipped
 and reported rather than failing the whole load (e.g. a checkpoint trained with another
-``num_classes``), but a file sharing no key at all with the model is refused.
+``num_classes``), but a file sharing no key at all with the model is refused. With
+``strict=True`` (trained weights given to evaluation or prediction) every model tensor must be
+in the file with its shape; keys the model lacks only warn.
 """
 import dataclasses
 import os
@@ -96,27 +98,17 @@ def _shape(value):
     return list(value.shape) if hasattr(value, "shape") else list(np.shape(value))
 
 
-def load_weights(model, path_or_state_dict, log=True):
-    """Copy weights into ``model`` by parameter name.
+def compare_state_dict(model, state, source="<state dict>"):
+    """Match a state dict against ``model``'s by name and shape, changing nothing.
 
     Args:
-        model (paddle.nn.Layer): the layer to fill.
-        path_or_state_dict (str | os.PathLike | dict): a ``.pdparams`` file, a directory with
-            ``model.pdparams``, or a state dict (name -> Tensor / ndarray).
-        log (bool): log the report through paddleseg's logger.
+        model (paddle.nn.Layer): the layer the weights are meant for.
+        state (dict): name -> Tensor / ndarray.
+        source (str): where ``state`` came from, for the report.
 
     Returns:
-        LoadReport: loaded, missing, unexpected and shape-mismatched keys.
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file is not a state dict, or none of its keys matches the model.
+        LoadReport: what :func:`load_weights` would load, miss, ignore and skip.
     """
-    if isinstance(path_or_state_dict, dict):
-        state, source = path_or_state_dict, "<state dict>"
-    else:
-        source = os.fspath(path_or_state_dict)
-        state = read_state_dict(source)
     model_state = model.state_dict()
     loaded, missing, mismatched = [], [], []
     for key, value in model_state.items():
@@ -127,17 +119,49 @@ def load_weights(model, path_or_state_dict, log=True):
         else:
             loaded.append(key)
     unexpected = [key for key in state if key not in model_state]
-    report = LoadReport(source, loaded, missing, unexpected, mismatched)
-    if not loaded:
+    return LoadReport(source, loaded, missing, unexpected, mismatched)
+
+
+def load_weights(model, path_or_state_dict, log=True, strict=False):
+    """Copy weights into ``model`` by parameter name.
+
+    Args:
+        model (paddle.nn.Layer): the layer to fill.
+        path_or_state_dict (str | os.PathLike | dict): a ``.pdparams`` file, a directory with
+            ``model.pdparams``, or a state dict (name -> Tensor / ndarray).
+        log (bool): log the report through paddleseg's logger (a warning unless complete).
+        strict (bool): refuse, before changing ``model``, weights that miss a model tensor or
+            hold one with another shape (for trained weights: evaluation, prediction).
+            Checkpoint keys the model does not have are ignored either way.
+
+    Returns:
+        LoadReport: loaded, missing, unexpected and shape-mismatched keys.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a state dict, none of its keys matches the model, or
+            (``strict``) some model tensor is missing or mismatched (the message lists them).
+    """
+    if isinstance(path_or_state_dict, dict):
+        state, source = path_or_state_dict, "<state dict>"
+    else:
+        source = os.fspath(path_or_state_dict)
+        state = read_state_dict(source)
+    report = compare_state_dict(model, state, source)
+    model_state = model.state_dict()
+    if not report.loaded:
         raise ValueError(
             "Weights file {} matches no parameter of {}: {} checkpoint keys (e.g. {}), {} model "
             "keys (e.g. {}), {} same-name keys with another shape. Is it a checkpoint of this "
             "model?".format(source, type(model).__name__, len(state), list(state)[:3],
-                            len(model_state), list(model_state)[:3], len(mismatched)))
+                            len(model_state), list(model_state)[:3], len(report.mismatched)))
+    if strict and (report.missing or report.mismatched):
+        raise ValueError("Weights file {} does not match the model ({}):\n{}".format(
+            source, type(model).__name__, report.summary()))
     # Pass every model key (skipped ones with their current value) so Paddle does not warn
     # about each key we deliberately left out.
     new_state = dict(model_state)
-    new_state.update((key, state[key]) for key in loaded)
+    new_state.update((key, state[key]) for key in report.loaded)
     model.set_state_dict(new_state)
     if log:
         if report.complete:

@@ -1,0 +1,76 @@
+"""Command-line arguments shared by ``tools/train.py``, ``tools/val.py`` and
+``tools/predict.py``, so that their defaults, help and checks cannot drift apart.
+
+The post-processing defaults come from ``postprocess/defaults.py`` only.
+"""
+from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
+from paddleseg_panoptic.utils.device import DEVICES
+
+__all__ = ["add_common_args", "add_postprocess_args", "add_device_arg", "add_opts_arg",
+           "parse_args", "check_postprocess_args", "postprocess_kwargs"]
+
+
+def add_common_args(parser, during=None, opts_example=None):
+    """The arguments of every model tool: post-processing, ``--device`` and ``--opts``.
+
+    Args:
+        parser (argparse.ArgumentParser)
+        during (str | None): see :func:`add_postprocess_args`.
+        opts_example (str | None): see :func:`add_opts_arg`.
+    """
+    add_postprocess_args(parser, during)
+    add_device_arg(parser)
+    add_opts_arg(parser, opts_example)
+
+
+def parse_args(parser, argv=None):
+    """``parser.parse_args(argv)``, then the checks of :func:`check_postprocess_args`."""
+    args = parser.parse_args(argv)
+    check_postprocess_args(parser, args)
+    return args
+
+
+def add_postprocess_args(parser, during=None):
+    """``--threshold``, ``--nms_kernel`` and ``--top_k`` (centre finding).
+
+    Args:
+        parser (argparse.ArgumentParser)
+        during (str | None): what the values are used for when that is not the tool's main
+            job, e.g. ``'evaluation'`` in training; said in the help.
+    """
+    use = " during {}".format(during) if during else ""
+    parser.add_argument("--threshold", type=float, default=THRESHOLD,
+                        help="centre heatmap threshold{} (default: %(default)s)".format(use))
+    parser.add_argument("--nms_kernel", type=int, default=NMS_KERNEL,
+                        help="centre NMS window (odd){} (default: %(default)s)".format(use))
+    parser.add_argument("--top_k", type=int, default=TOP_K,
+                        help="keep the centres above the top_k-th largest heatmap value{}; "
+                             "0 or less: no limit (default: %(default)s)".format(use))
+
+
+def add_device_arg(parser):
+    """``--device auto|cpu|gpu`` (see :func:`paddleseg_panoptic.utils.device.set_device`)."""
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="auto: gpu when Paddle is built with CUDA and sees one, else cpu "
+                             "(default: %(default)s)")
+
+
+def add_opts_arg(parser, example=None):
+    """``--opts KEY=VALUE ...`` config overrides; ``example`` (if given) is shown in the help."""
+    parser.add_argument("--opts", nargs="+", default=None, metavar="KEY=VALUE",
+                        help="config overrides key.sub=value, values read as YAML; the key must "
+                             "exist in the config{}".format(
+                                 ", e.g. " + example if example else ""))
+
+
+def check_postprocess_args(parser, args):
+    """Exit through ``parser.error`` on an even or non-positive ``--nms_kernel``."""
+    if args.nms_kernel < 1 or args.nms_kernel % 2 == 0:
+        parser.error("--nms_kernel must be a positive odd number, got {}".format(
+            args.nms_kernel))
+
+
+def postprocess_kwargs(args):
+    """``threshold``, ``nms_kernel`` and ``top_k`` for the package (``top_k <= 0`` -> None)."""
+    return {"threshold": args.threshold, "nms_kernel": args.nms_kernel,
+            "top_k": args.top_k if args.top_k > 0 else None}
