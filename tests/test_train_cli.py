@@ -71,7 +71,7 @@ def test_single_process_run_writes_expected_files(straight_run):
     # The dump is the resolved config: bases merged, command-line overrides applied.
     assert dumped["iters"] == 4 and dumped["batch_size"] == 2
     assert dumped["train_dataset"]["transforms"][1]["crop_size"] == [129, 65]
-    assert dumped["loss"]["coef"] == [1, 200, 0.001]
+    assert dumped["loss"]["coef"] == [1, 200, 0.01]  # the toy config's own weights
     with open(save_dir / "environment.json") as f:
         env = json.load(f)
     assert env["seed"] == 1 and env["world_size"] == 1 and env["device"] == "cpu"
