@@ -111,20 +111,28 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     cell_id = ((vy - lo_y32) * inv).astype(np.intp)
     cell_id *= grid_w
     cell_id += ((vx - lo_x32) * inv).astype(np.intp)
-    occupied = np.flatnonzero(np.bincount(cell_id, minlength=grid_h * grid_w))
+    seen = np.zeros(grid_h * grid_w, dtype=bool)
+    seen[cell_id] = True
+    occupied = np.flatnonzero(seen)
 
     cells, cols = _cell_candidates(occupied // grid_w, occupied % grid_w, lo_y, lo_x, cell, cy, cx)
     ncand = np.bincount(cells, minlength=occupied.size)
     starts = np.zeros(occupied.size + 1, dtype=np.intp)
     np.cumsum(ncand, out=starts[1:])
 
-    rank_of_cell = np.zeros(grid_h * grid_w, dtype=np.intp)
-    rank_of_cell[occupied] = np.arange(occupied.size)
-    rank = rank_of_cell[cell_id]
-    del cell_id
-    labels[:] = cols[starts[:-1]][rank]  # the first (for most cells, the only) candidate
+    # One table over the grid cells: the label of a cell with a single candidate, -1 for a
+    # cell that needs the exact rule. Cells that hold no vote are never read.
+    first = cols[starts[:-1]]
+    cell_label = np.empty(grid_h * grid_w, dtype=np.int64)
+    cell_label[occupied] = np.where(ncand == 1, first, -1)
+    labels = cell_label[cell_id]
     if int(ncand.max()) == 1:
         return labels
+    multi = np.flatnonzero(labels < 0)  # votes whose cell has more than one candidate
+    rank_of_cell = np.zeros(grid_h * grid_w, dtype=np.intp)
+    rank_of_cell[occupied] = np.arange(occupied.size)
+    rank = rank_of_cell[cell_id[multi]]
+    del cell_id
 
     cy_ext = np.append(cy, _FAR).astype(np.float32)
     cx_ext = np.append(cx, _FAR).astype(np.float32)
@@ -148,8 +156,8 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
         step = max(1, budget // m)
         for s in range(0, sel.size, step):
             part = sel[s:s + step]
-            labels[part] = _nearest(vy[part], vx[part], cy_ext, cx_ext,
-                                    table[row_of_cell[rank[part]]])
+            labels[multi[part]] = _nearest(vy[multi[part]], vx[multi[part]], cy_ext, cx_ext,
+                                           table[row_of_cell[rank[part]]])
     return labels
 
 
@@ -329,7 +337,8 @@ def thing_mask_numpy(semantic, thing_list, num_classes=None):
         num_classes = _arrays.id_bound(semantic, "semantic")
     lut = np.zeros(max(num_classes, thing_list[-1] + 1), dtype=bool)
     lut[thing_list] = True
-    return lut[semantic]
+    # 'clip' skips the bounds check ('raise' mode); the ids were checked or are trusted.
+    return np.take(lut, semantic, mode="clip")
 
 
 def thing_mask_paddle(semantic, thing_list):
