@@ -92,7 +92,7 @@ def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_i
         ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
         slots = int(ins.max()) + 1
     size = slots * n_cls
-    key = ins * n_cls
+    key = np.multiply(ins, n_cls, out=_arrays.empty_aligned(ins.size, np.int64))
     key += sem
     # Neighbouring pixels mostly share a key, and bincount's increments of one counter then
     # wait on each other; odd pixels count into a second copy of the histogram instead, which
