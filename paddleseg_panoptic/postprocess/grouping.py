@@ -78,7 +78,6 @@ def _dense_assign(vy, vx, cy, cx, budget):
 def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     """Exact nearest-centre labels for votes ``vy, vx`` using the cell-candidate pruning."""
     k = cy.shape[0]
-    labels = np.empty(vy.shape[0], dtype=np.int64)
     # The grid spans the votes' bounding box, limited to a generous window around the image;
     # votes outside it (or not finite) use the dense rule.
     lo_y, hi_y, lo_x, hi_x = (float(f(v)) for f, v in ((np.min, vy), (np.max, vy),
@@ -92,6 +91,7 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
         lo_y, hi_y = max(float(lo_y), -height), min(float(hi_y), 2.0 * height)
         lo_x, hi_x = max(float(lo_x), -width), min(float(hi_x), 2.0 * width)
         inside = (vy >= lo_y) & (vy <= hi_y) & (vx >= lo_x) & (vx <= hi_x)
+        labels = np.empty(vy.shape[0], dtype=np.int64)
         outside = np.flatnonzero(~inside)
         labels[outside] = _dense_assign(vy[outside], vx[outside], cy, cx, budget)
         sel = np.flatnonzero(inside)
@@ -108,14 +108,22 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     # bounding box's corner: no clipping pass is needed.
     grid_h = int((np.float32(hi_y) - lo_y32) * inv) + 1
     grid_w = int((np.float32(hi_x) - lo_x32) * inv) + 1
-    # Truncating float -> int casts, as astype; written into aligned buffers (page faults of
-    # fresh per-vote arrays cost about as much as the arithmetic).
-    cell_id = _arrays.empty_aligned(vy.size, np.intp)
-    np.copyto(cell_id, (vy - lo_y32) * inv, casting="unsafe")
+    # Truncating float -> int casts, as astype. Every per-vote array lives in one of three
+    # aligned buffers (page faults of fresh per-vote arrays cost about as much as the
+    # arithmetic): ``scaled`` for the float cell coordinates, ``cell_id``, and ``labels``, which
+    # first holds the integer cell columns.
+    n = vy.size
+    scaled = _arrays.empty_aligned(2 * n, np.float32)
+    np.subtract(vy, lo_y32, out=scaled[:n])
+    np.subtract(vx, lo_x32, out=scaled[n:])
+    scaled *= inv
+    cell_id = _arrays.empty_aligned(n, np.intp)
+    np.copyto(cell_id, scaled[:n], casting="unsafe")
     cell_id *= grid_w
-    col = (vx - lo_x32) * inv
-    cell_id += col.astype(np.intp)
-    del col
+    labels = _arrays.empty_aligned(n, np.int64)
+    np.copyto(labels, scaled[n:], casting="unsafe")
+    cell_id += labels
+    del scaled
     seen = np.zeros(grid_h * grid_w, dtype=bool)
     seen[cell_id] = True
     occupied = np.flatnonzero(seen)
@@ -130,8 +138,7 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     first = cols[starts[:-1]]
     cell_label = np.empty(grid_h * grid_w, dtype=np.int64)
     cell_label[occupied] = np.where(ncand == 1, first, -1)
-    labels = np.take(cell_label, cell_id, mode="clip",  # "raise" would buffer the output
-                     out=_arrays.empty_aligned(cell_id.size, np.int64))
+    np.take(cell_label, cell_id, mode="clip", out=labels)  # "raise" would buffer the output
     if int(ncand.max()) == 1:
         return labels
     multi = np.flatnonzero(labels < 0)  # votes whose cell has more than one candidate
