@@ -151,3 +151,36 @@ def test_peaks_across_tile_borders_match_the_slow_version():
             assert (got is None) == (want is None)
             if want is not None:
                 np.testing.assert_array_equal(got, want)
+
+
+def test_tiles_any_matches_a_padded_reshape():
+    from paddleseg_panoptic.postprocess.centers import _tiles_any
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        height, width = (int(v) for v in rng.integers(1, 70, size=2))
+        t = int(rng.integers(1, 40))
+        mask = rng.random((height, width)) < rng.choice([0.002, 0.02, 0.3])
+        ty, tx = -(-height // t), -(-width // t)
+        padded = np.zeros((ty * t, tx * t), bool)
+        padded[:height, :width] = mask
+        want = padded.reshape(ty, t, tx, t).any(axis=(1, 3))
+        np.testing.assert_array_equal(_tiles_any(mask, t), want)
+
+
+def test_peaks_at_the_image_border_and_non_finite_values():
+    # Tiles at the image border gather their halo with clipped indices; the clipped copies
+    # must count as zero padding. A peak in each corner and on each edge, a larger value just
+    # outside a peak's window, NaN and -inf (never centres, never suppress a neighbour).
+    h = np.zeros((1, 37, 70), np.float32)
+    for (y, x), v in {(0, 0): 0.9, (0, 69): 0.8, (36, 0): 0.7, (36, 69): 0.6, (0, 35): 0.5,
+                      (18, 0): 0.4, (4, 4): 1.0, (20, 20): 0.3}.items():
+        h[0, y, x] = v
+    h[0, 21, 21], h[0, 36, 68] = np.nan, -np.inf
+    for kernel, top_k in ((7, 200), (9, None), (3, 4)):
+        want = slow_centers(h, 0.1, kernel, top_k)
+        got = find_instance_center(h, 0.1, kernel, top_k)
+        np.testing.assert_array_equal(got, want)
+    # (4, 4) = 1.0 is 4 rows and columns from (0, 0) = 0.9: outside its 7x7 window (radius
+    # 3), so both stay; inside its 9x9 window (radius 4), which suppresses (0, 0).
+    assert [0, 0] in find_instance_center(h, 0.1, 7, None).tolist()
+    assert [0, 0] not in find_instance_center(h, 0.1, 9, None).tolist()

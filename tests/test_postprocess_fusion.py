@@ -248,3 +248,21 @@ def test_chain_argmax_ties_take_the_smallest_class_and_softmax_can_be_skipped():
     assert out["semantic_softmax"] is None and out["centers"] is None
     # class 3 is a thing without instance -> ignore; classes 1 and 2 are stuff, area >= 1.
     np.testing.assert_array_equal(out["panoptic"], [[1, 2, 2], [2, 2, 2], [2, 2, 255]])
+
+
+def test_majority_counts_pixels_of_both_parities():
+    # The histogram counts odd and even pixels separately and adds them: instance 1 has class
+    # 12 on flat positions 1, 3 and 4 (odd, odd, even) and 11 on 0 and 2 (both even) -> 12
+    # wins 3 to 2 -> 12001. Instance 2 has 11 on odd positions only and 13 on one even one.
+    semantic = [[11, 12, 11, 12, 12, 13, 11, 0, 11, 0]]
+    instance = [[1, 1, 1, 1, 1, 2, 2, 0, 2, 0]]
+    got = merge(semantic, instance, stuff_area=2)
+    np.testing.assert_array_equal(got, [[12001] * 5 + [11001, 11001, 0, 11001, 0]])
+    # Odd image sizes: the last pixel falls in the even lane.
+    rng = np.random.default_rng(5)
+    for height, width in ((3, 5), (1, 7), (7, 1)):
+        sem = rng.choice([0, 1, 11, 12, 13], size=(1, height, width))
+        ins = rng.integers(0, 3, size=(1, height, width))
+        np.testing.assert_array_equal(
+            merge_semantic_and_instance(sem, ins, 1000, THINGS, 2, IGNORE),
+            slow_merge(sem, ins, 1000, THINGS, 2, IGNORE))

@@ -131,3 +131,26 @@ def test_instance_segmentation_shape_mismatch_raises():
     with pytest.raises(ValueError, match="share H and W"):
         get_instance_segmentation(np.zeros((1, 4, 4), np.int64), np.zeros((1, 4, 5), np.float32),
                                   np.zeros((2, 4, 4), np.float32), [11])
+
+
+def test_aligned_buffers():
+    from paddleseg_panoptic.postprocess import _arrays
+    big = _arrays.empty_aligned(3 << 20, np.int64)  # 24 MiB: aligned to 2 MiB
+    assert big.shape == (3 << 20,) and big.dtype == np.int64 and big.flags.c_contiguous
+    assert big.flags.writeable and big.ctypes.data % (2 << 20) == 0
+    small = _arrays.zeros_aligned(10, np.float32)  # small: an ordinary array
+    assert small.dtype == np.float32 and not small.any() and small.shape == (10,)
+    zeros = _arrays.zeros_aligned(1 << 20, np.int64)
+    assert zeros.ctypes.data % (2 << 20) == 0 and not zeros.any()
+
+
+def test_large_masked_grouping_matches_dense_and_output_is_a_plain_array():
+    # Large enough for the aligned buffers of the votes, cell ids and output (>= 4 MiB).
+    rng = np.random.default_rng(9)
+    height, width = 600, 1000
+    ctr = np.stack([rng.integers(0, height, 25), rng.integers(0, width, 25)], axis=1)
+    off = (rng.standard_normal((2, height, width)) * 30).astype(np.float32)
+    mask = rng.random((height, width)) < 0.9
+    got = group_pixels(ctr, off, mask)
+    assert got.shape == (1, height, width) and got.dtype == np.int64 and got.flags.writeable
+    np.testing.assert_array_equal(got, _group_numpy(ctr, off, mask, method="dense"))

@@ -50,6 +50,22 @@ def _window_max_1d(a, k, axis):
     return cur
 
 
+def _tiles_any(mask, t):
+    """[ceil(H / t), ceil(W / t)] bool: whether each t x t tile of [H, W] ``mask`` has a True.
+
+    Rows are reduced first (long contiguous runs, fast), then the small [tiles, W] result
+    along columns; reducing both tile axes at once is an order of magnitude slower.
+    """
+    height, width = mask.shape
+    full = height // t
+    rows = np.zeros((-(-height // t), -(-width // t) * t), dtype=bool)
+    if full:
+        mask[:full * t].reshape(full, t, width).any(axis=1, out=rows[:full, :width])
+    if height > full * t:
+        mask[full * t:].any(axis=0, out=rows[full, :width])
+    return rows.reshape(rows.shape[0], -1, t).any(axis=2)
+
+
 def _find_centers_numpy(hmp, threshold, nms_kernel, top_k):
     h = np.asarray(hmp, dtype=np.float32)[0]
     height, width = h.shape
@@ -60,16 +76,20 @@ def _find_centers_numpy(hmp, threshold, nms_kernel, top_k):
     pos = h > max(threshold, 0.0)  # NaN compares False
     t = _TILE
     r = (nms_kernel - 1) // 2
-    tiles_y, tiles_x = -(-height // t), -(-width // t)
-    pos_tiles = np.zeros((tiles_y * t, tiles_x * t), dtype=bool)
-    pos_tiles[:height, :width] = pos
-    ty, tx = np.nonzero(pos_tiles.reshape(tiles_y, t, tiles_x, t).any(axis=(1, 3)))
+    ty, tx = np.nonzero(_tiles_any(pos, t))
     if ty.size == 0:
         return None
-    padded = np.zeros((tiles_y * t + 2 * r, tiles_x * t + 2 * r), dtype=np.float32)
-    np.copyto(padded[r:r + height, r:r + width], h, where=pos)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (t + 2 * r, t + 2 * r))
-    stack = windows[ty * t, tx * t]  # [tiles, t + 2r, t + 2r], a copy of the active tiles
+    # [tiles, t + 2r, t + 2r]: each active tile with its halo, gathered from the map with the
+    # out-of-image and not-above-threshold pixels set to 0 (the zero padding). Only the active
+    # tiles are copied: no padded full-size map.
+    span = np.arange(-r, t + r)
+    rows = ty[:, None] * t + span
+    cols = tx[:, None] * t + span
+    valid = ((rows >= 0) & (rows < height))[:, :, None] & ((cols >= 0) & (cols < width))[:, None, :]
+    rows, cols = np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)
+    stack = h[rows[:, :, None], cols[:, None, :]]
+    valid &= pos[rows[:, :, None], cols[:, None, :]]
+    stack[~valid] = 0
     pooled = _window_max_1d(_window_max_1d(stack, nms_kernel, 2), nms_kernel, 1)
     inner = stack[:, r:r + t, r:r + t]
     peaks = inner == pooled

@@ -91,14 +91,21 @@ def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_i
         uniq, ins = np.unique(ins, return_inverse=True)
         ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
         slots = int(ins.max()) + 1
-    key = ins * n_cls
+    size = slots * n_cls
+    key = np.multiply(ins, n_cls, out=_arrays.empty_aligned(ins.size, np.int64))
     key += sem
-    counts = np.bincount(key, minlength=slots * n_cls).reshape(slots, n_cls)
+    # Neighbouring pixels mostly share a key, and bincount's increments of one counter then
+    # wait on each other; odd pixels count into a second copy of the histogram instead, which
+    # roughly halves its cost. The gather below reads the key modulo ``size`` ('wrap'), so
+    # the copy needs no table of its own.
+    key[1::2] += size
+    counts = np.bincount(key, minlength=2 * size)
+    counts = (counts[:size] + counts[size:]).reshape(slots, n_cls)
     is_thing = np.zeros(n_cls, dtype=bool)
     is_thing[things] = True
     table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
     # Gather in place: each element reads its own key before it is overwritten ('wrap' mode,
-    # unlike the default, does not buffer; every key is in range).
+    # unlike the default, does not buffer, and folds the odd pixels' keys back into range).
     np.take(table.reshape(-1), key, out=key, mode="wrap")
     return key.reshape(shape)
 

@@ -78,7 +78,6 @@ def _dense_assign(vy, vx, cy, cx, budget):
 def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     """Exact nearest-centre labels for votes ``vy, vx`` using the cell-candidate pruning."""
     k = cy.shape[0]
-    labels = np.empty(vy.shape[0], dtype=np.int64)
     # The grid spans the votes' bounding box, limited to a generous window around the image;
     # votes outside it (or not finite) use the dense rule.
     lo_y, hi_y, lo_x, hi_x = (float(f(v)) for f, v in ((np.min, vy), (np.max, vy),
@@ -92,6 +91,7 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
         lo_y, hi_y = max(float(lo_y), -height), min(float(hi_y), 2.0 * height)
         lo_x, hi_x = max(float(lo_x), -width), min(float(hi_x), 2.0 * width)
         inside = (vy >= lo_y) & (vy <= hi_y) & (vx >= lo_x) & (vx <= hi_x)
+        labels = np.empty(vy.shape[0], dtype=np.int64)
         outside = np.flatnonzero(~inside)
         labels[outside] = _dense_assign(vy[outside], vx[outside], cy, cx, budget)
         sel = np.flatnonzero(inside)
@@ -108,23 +108,44 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
     # bounding box's corner: no clipping pass is needed.
     grid_h = int((np.float32(hi_y) - lo_y32) * inv) + 1
     grid_w = int((np.float32(hi_x) - lo_x32) * inv) + 1
-    cell_id = ((vy - lo_y32) * inv).astype(np.intp)
+    # Truncating float -> int casts, as astype. Every per-vote array lives in one of three
+    # aligned buffers (page faults of fresh per-vote arrays cost about as much as the
+    # arithmetic): ``scaled`` for the float cell coordinates, ``cell_id``, and ``labels``, which
+    # first holds the integer cell columns.
+    n = vy.size
+    scaled = _arrays.empty_aligned(2 * n, np.float32)
+    np.subtract(vy, lo_y32, out=scaled[:n])
+    np.subtract(vx, lo_x32, out=scaled[n:])
+    scaled *= inv
+    cell_id = _arrays.empty_aligned(n, np.intp)
+    np.copyto(cell_id, scaled[:n], casting="unsafe")
     cell_id *= grid_w
-    cell_id += ((vx - lo_x32) * inv).astype(np.intp)
-    occupied = np.flatnonzero(np.bincount(cell_id, minlength=grid_h * grid_w))
+    labels = _arrays.empty_aligned(n, np.int64)
+    np.copyto(labels, scaled[n:], casting="unsafe")
+    cell_id += labels
+    del scaled
+    seen = np.zeros(grid_h * grid_w, dtype=bool)
+    seen[cell_id] = True
+    occupied = np.flatnonzero(seen)
 
     cells, cols = _cell_candidates(occupied // grid_w, occupied % grid_w, lo_y, lo_x, cell, cy, cx)
     ncand = np.bincount(cells, minlength=occupied.size)
     starts = np.zeros(occupied.size + 1, dtype=np.intp)
     np.cumsum(ncand, out=starts[1:])
 
-    rank_of_cell = np.zeros(grid_h * grid_w, dtype=np.intp)
-    rank_of_cell[occupied] = np.arange(occupied.size)
-    rank = rank_of_cell[cell_id]
-    del cell_id
-    labels[:] = cols[starts[:-1]][rank]  # the first (for most cells, the only) candidate
+    # One table over the grid cells: the label of a cell with a single candidate, -1 for a
+    # cell that needs the exact rule. Cells that hold no vote are never read.
+    first = cols[starts[:-1]]
+    cell_label = np.empty(grid_h * grid_w, dtype=np.int64)
+    cell_label[occupied] = np.where(ncand == 1, first, -1)
+    np.take(cell_label, cell_id, mode="clip", out=labels)  # "raise" would buffer the output
     if int(ncand.max()) == 1:
         return labels
+    multi = np.flatnonzero(labels < 0)  # votes whose cell has more than one candidate
+    rank_of_cell = np.zeros(grid_h * grid_w, dtype=np.intp)
+    rank_of_cell[occupied] = np.arange(occupied.size)
+    rank = rank_of_cell[cell_id[multi]]
+    del cell_id
 
     cy_ext = np.append(cy, _FAR).astype(np.float32)
     cx_ext = np.append(cx, _FAR).astype(np.float32)
@@ -148,8 +169,8 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
         step = max(1, budget // m)
         for s in range(0, sel.size, step):
             part = sel[s:s + step]
-            labels[part] = _nearest(vy[part], vx[part], cy_ext, cx_ext,
-                                    table[row_of_cell[rank[part]]])
+            labels[multi[part]] = _nearest(vy[multi[part]], vx[multi[part]], cy_ext, cx_ext,
+                                           table[row_of_cell[rank[part]]])
     return labels
 
 
@@ -204,8 +225,8 @@ def _votes(offsets, mask=None):
     mask = mask.reshape(height, width)
     starts = np.zeros(height + 1, dtype=np.intp)
     np.cumsum(np.count_nonzero(mask, axis=1), out=starts[1:])
-    vy = np.empty(starts[-1], dtype=np.float32)
-    vx = np.empty(starts[-1], dtype=np.float32)
+    both = _arrays.empty_aligned(2 * starts[-1], np.float32)  # one buffer: fewer page faults
+    vy, vx = both[:starts[-1]], both[starts[-1]:]
     cols = np.arange(width, dtype=np.float32)
     for r in range(0, height, _BAND_ROWS):
         e = min(r + _BAND_ROWS, height)
@@ -221,7 +242,7 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="grid", 
     ``method`` is "grid" (pruned) or "dense"; ``min_cell`` is the smallest grid cell side.
     """
     height, width = offsets.shape[1:]
-    out = np.zeros(height * width, dtype=np.int64)
+    out = _arrays.zeros_aligned(height * width, np.int64)
     k = ctr.shape[0]
     if mask is not None:
         mask = mask.reshape(-1)
@@ -329,7 +350,8 @@ def thing_mask_numpy(semantic, thing_list, num_classes=None):
         num_classes = _arrays.id_bound(semantic, "semantic")
     lut = np.zeros(max(num_classes, thing_list[-1] + 1), dtype=bool)
     lut[thing_list] = True
-    return lut[semantic]
+    # 'clip' skips the bounds check ('raise' mode); the ids were checked or are trusted.
+    return np.take(lut, semantic, mode="clip")
 
 
 def thing_mask_paddle(semantic, thing_list):
