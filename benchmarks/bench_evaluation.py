@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from paddleseg_panoptic.evaluation import (  # noqa: E402
     InstanceEvaluator, PanopticEvaluator, SemanticEvaluator)
+from _results import result_path, write_json  # noqa: E402
 
 NUM_CLASSES = 19
 THINGS = tuple(range(11, 19))
@@ -185,10 +186,7 @@ def main():
               "repeats": args.repeats, "seconds_median": median, "speedup": speedup,
               "machine": platform.platform(), "cpu_count": os.cpu_count()}
     print(json.dumps(result, indent=2))
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "evaluation.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(result_path("evaluation.json"), result)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 from paddleseg_panoptic.datasets.meta import TRAIN_ID_TO_LABEL_ID  # noqa: E402
 from paddleseg_panoptic.evaluation.official import (  # noqa: E402
     OfficialWriter, segment_scores_from_softmax)
+from _results import result_path, write_json  # noqa: E402
 
 H, W = 1024, 2048
 THING_LABEL_IDS = (24, 25, 26, 27, 28, 31, 32, 33)
@@ -86,10 +87,7 @@ def main():
            'evaluator_s': res['seconds'],
            'PQ': res['PQ'], 'mIoU': res['mIoU'], 'AP': res['AP']}
     print(json.dumps(out, indent=1))
-    results = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
-    os.makedirs(results, exist_ok=True)
-    with open(os.path.join(results, 'bench_official.json'), 'w') as f:
-        json.dump(out, f, indent=1)
+    write_json(result_path('bench_official.json'), out)
 
 
 if __name__ == '__main__':

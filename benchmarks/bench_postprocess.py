@@ -35,6 +35,7 @@ import paddle  # noqa: E402
 from paddleseg_panoptic.postprocess import (get_instance_segmentation,  # noqa: E402
                                             merge_semantic_and_instance, panoptic_postprocess)
 from paddleseg_panoptic.postprocess.inference import _chain_paddle  # noqa: E402
+from _results import result_path, write_json  # noqa: E402
 
 THINGS = list(range(11, 19))
 NUM_CLASSES, LABEL_DIVISOR, STUFF_AREA, IGNORE = 19, 1000, 2048, 255
@@ -198,8 +199,7 @@ def main():
     parser.add_argument("--centers", type=int, nargs="+", default=[30, 199])
     parser.add_argument("--repeats", type=int, default=5,
                         help="interleaved timed runs of each version")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "results", "postprocess.json"))
+    parser.add_argument("--out", default=result_path("postprocess.json"))
     args = parser.parse_args()
     paddle.set_device("cpu")
     results = {"height": args.height, "width": args.width, "num_classes": NUM_CLASSES,
@@ -246,10 +246,7 @@ def main():
                                                1)
         print(json.dumps(run), flush=True)
         results["runs"].append(run)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
-    print("wrote", args.out)
+    write_json(args.out, results)
 
 
 if __name__ == "__main__":

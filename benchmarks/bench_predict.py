@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from paddleseg_panoptic.core import predict as P  # noqa: E402
 from paddleseg_panoptic.utils import visualize as vis  # noqa: E402
+from _results import result_path, write_json  # noqa: E402
 
 
 def make_result(height=1024, width=2048, seed=0):
@@ -48,7 +49,7 @@ def median_ms(fn, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", default="benchmarks/results/predict.json")
+    parser.add_argument("--out", default=result_path("predict.json"))
     args = parser.parse_args()
     result, image = make_result()
     panoptic = result["panoptic"]
@@ -74,9 +75,7 @@ def main():
               "median_ms": timings, "machine": platform.platform(),
               "cpus": os.cpu_count()}
     print(json.dumps(report, indent=2))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
+    write_json(args.out, report)
 
 
 if __name__ == "__main__":

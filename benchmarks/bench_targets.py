@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from data_slow_reference import slow_targets  # noqa: E402
 from paddleseg_panoptic.datasets.meta import IGNORE_INDEX, THING_LIST  # noqa: E402
 from paddleseg_panoptic.transforms import PanopticTargetGenerator, rgb2id  # noqa: E402
+from _results import result_path, write_json  # noqa: E402
 
 # (label id, train id) of the classes used below.
 STUFF = [(7, 0), (8, 1), (11, 2), (12, 3), (13, 4), (17, 5), (19, 6), (20, 7), (21, 8), (22, 9),
@@ -101,8 +102,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per implementation")
     parser.add_argument("--height", type=int, default=1024)
     parser.add_argument("--width", type=int, default=2048)
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results",
-                                                      "targets.json"))
+    parser.add_argument("--out", default=result_path("targets.json"))
     args = parser.parse_args()
 
     rgb, segments = make_label(args.height, args.width)
@@ -132,9 +132,7 @@ def main():
         "cpu_count": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
     return 0 if identical else 1
 
 

@@ -13,7 +13,6 @@ waiting for the data loader. The first iteration of each run is left out.
 Prints a table and writes ``benchmarks/results/bench_train_step.json``.
 """
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -31,6 +30,7 @@ import paddle  # noqa: E402
 
 from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
 from paddleseg_panoptic.datasets.toy_cityscapes import make_toy_cityscapes  # noqa: E402
+from _results import result_path, write_json  # noqa: E402
 
 CONFIGS = {
     "r50": "configs/panoptic_deeplab/"
@@ -49,8 +49,7 @@ def parse_args():
     parser.add_argument("--iters", type=int, default=6)
     parser.add_argument("--num_workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="cpu")
-    parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results",
-                                                      "bench_train_step.json"))
+    parser.add_argument("--out", default=result_path("bench_train_step.json"))
     return parser.parse_args()
 
 
@@ -97,10 +96,7 @@ def main():
         print("{:>11} {:>12.3f} {:>13.4f} {:>10.4f} {:>9.1f}%".format(
             r["num_workers"], r["samples_per_s"], r["batch_cost_s"], r["reader_cost_s"],
             100 * r["data_wait_share"]))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(record, f, indent=2)
-    print("wrote", args.out)
+    write_json(args.out, record)
     shutil.rmtree(work, ignore_errors=True)
 
 

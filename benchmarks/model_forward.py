@@ -21,6 +21,7 @@ import paddle  # noqa: E402
 import paddleseg_panoptic  # noqa: E402,F401
 from paddleseg_panoptic.cvlibs import Config  # noqa: E402
 from paddleseg_panoptic.cvlibs.builder import build_object  # noqa: E402
+from _results import result_path, write_json  # noqa: E402
 
 
 def main():
@@ -61,11 +62,8 @@ def main():
         "median_s": sorted(times)[len(times) // 2], "min_s": min(times), "repeat": args.repeat,
     }
     print(json.dumps(result))
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-    os.makedirs(out_dir, exist_ok=True)
     name = os.path.splitext(os.path.basename(args.config))[0]
-    with open(os.path.join(out_dir, "model_forward_{}.json".format(name)), "w") as f:
-        json.dump(result, f, indent=1)
+    write_json(result_path("model_forward_{}.json".format(name)), result)
 
 
 if __name__ == "__main__":
