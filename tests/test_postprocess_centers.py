@@ -153,18 +153,20 @@ def test_peaks_across_tile_borders_match_the_slow_version():
                 np.testing.assert_array_equal(got, want)
 
 
-def test_tiles_any_matches_a_padded_reshape():
-    from paddleseg_panoptic.postprocess.centers import _tiles_any
+def test_tiles_above_matches_a_padded_reshape():
+    from paddleseg_panoptic.postprocess.centers import _tiles_above
     rng = np.random.default_rng(11)
     for _ in range(200):
         height, width = (int(v) for v in rng.integers(1, 70, size=2))
         t = int(rng.integers(1, 40))
-        mask = rng.random((height, width)) < rng.choice([0.002, 0.02, 0.3])
+        values = rng.random((height, width)).astype(np.float32)
+        values[rng.random((height, width)) < 0.01] = np.nan
+        threshold = np.float32(1.0 - rng.choice([0.002, 0.02, 0.3]))
         ty, tx = -(-height // t), -(-width // t)
         padded = np.zeros((ty * t, tx * t), bool)
-        padded[:height, :width] = mask
+        padded[:height, :width] = values > threshold
         want = padded.reshape(ty, t, tx, t).any(axis=(1, 3))
-        np.testing.assert_array_equal(_tiles_any(mask, t), want)
+        np.testing.assert_array_equal(_tiles_above(values, t, threshold), want)
 
 
 def test_peaks_at_the_image_border_and_non_finite_values():

@@ -266,3 +266,23 @@ def test_majority_counts_pixels_of_both_parities():
         np.testing.assert_array_equal(
             merge_semantic_and_instance(sem, ins, 1000, THINGS, 2, IGNORE),
             slow_merge(sem, ins, 1000, THINGS, 2, IGNORE))
+
+
+@pytest.mark.parametrize("min_mean_run", [1, 1 << 40])
+def test_run_and_pixel_histograms_agree(monkeypatch, min_mean_run):
+    # The histogram counts runs of equal (instance, class) keys when runs are long on average
+    # (min_mean_run 1 forces that path) and single pixels otherwise (1 << 40 forces it); both
+    # equal the slow version on blocky maps (long runs) and noisy ones.
+    from paddleseg_panoptic.postprocess import fusion
+    monkeypatch.setattr(fusion, "_MIN_MEAN_RUN", min_mean_run)
+    rng = np.random.default_rng(7)
+    for i in range(20):
+        height, width = rng.integers(1, 30, size=2)
+        semantic, instance = random_maps(rng, height, width)
+        if i % 2:  # blocky: every value repeated over runs of 1 to 9 pixels
+            reps = rng.integers(1, 10, size=semantic.size)
+            semantic = np.repeat(semantic.reshape(-1), reps)[:semantic.size].reshape(semantic.shape)
+            instance = np.repeat(instance.reshape(-1), reps)[:instance.size].reshape(instance.shape)
+        want = slow_merge(semantic, instance, 1000, THINGS, 3, IGNORE)
+        np.testing.assert_array_equal(
+            merge_semantic_and_instance(semantic, instance, 1000, THINGS, 3, IGNORE), want)

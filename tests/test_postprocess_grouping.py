@@ -112,10 +112,13 @@ def test_chunked_pruned_and_dense_paths_agree_bit_for_bit():
         dense = _group_numpy(ctr, off, mask, budget=1 << 30, method="dense")
         np.testing.assert_array_equal(_group_numpy(ctr, off, mask, budget=3, method="dense"),
                                       dense)
-        for min_cell in (1.0, 3.0, 16.0):
-            np.testing.assert_array_equal(
-                _group_numpy(ctr, off, mask, budget=int(rng.integers(1, 50)), min_cell=min_cell),
-                dense)
+        for method in ("table", "grid"):
+            for min_cell in (1.0, 3.0, 16.0):
+                np.testing.assert_array_equal(
+                    _group_numpy(ctr, off, mask, budget=int(rng.integers(1, 50)),
+                                 method=method, min_cell=min_cell), dense)
+        np.testing.assert_array_equal(_group_numpy(ctr, off, None, min_cell=2.0),
+                                      _group_numpy(ctr, off, None, method="dense"))
 
 
 @pytest.mark.parametrize("ctr, off, match", [
@@ -131,6 +134,48 @@ def test_instance_segmentation_shape_mismatch_raises():
     with pytest.raises(ValueError, match="share H and W"):
         get_instance_segmentation(np.zeros((1, 4, 4), np.int64), np.zeros((1, 4, 5), np.float32),
                                   np.zeros((2, 4, 4), np.float32), [11])
+
+
+@pytest.mark.parametrize("band", [1, 40, 200])
+def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, band):
+    # Bands of whole cell rows, each reading the padded table from its own first row: votes
+    # above and below their band, outside the image, non-finite, and on cell borders.
+    from paddleseg_panoptic.postprocess import grouping
+    monkeypatch.setattr(grouping, "_TABLE_BAND", band)
+    rng = np.random.default_rng(11)
+    for i in range(10):
+        height, width = rng.integers(6, 40, size=2)
+        ctr, off, mask = random_case(rng, height, width, int(rng.integers(2, 25)))
+        off[0] += rng.choice([-2 * height, 0, 0, 0, height], size=off.shape[1:])
+        if i % 3 == 0:
+            off[0, 0, 0], off[1, -1, -1], off[1, 1, 0] = np.nan, -np.inf, 3e9
+        dense = _group_numpy(ctr, off, mask, method="dense")
+        for min_cell in (1.0, 2.0, 5.0):
+            np.testing.assert_array_equal(_group_numpy(ctr, off, mask, min_cell=min_cell), dense)
+
+
+def test_cell_table_labels_are_the_strict_nearest_centre_of_the_whole_cell():
+    from paddleseg_panoptic.postprocess.grouping import _cell_table
+    rng = np.random.default_rng(12)
+    for _ in range(5):
+        height, width = rng.integers(60, 160, size=2)
+        k = int(rng.integers(2, 6))
+        cy = rng.integers(0, height, k).astype(np.float32)
+        cx = rng.integers(0, width, k).astype(np.float32)
+        cell, table = _cell_table(cy, cx, height, width, min_cell=4.0)
+        assert table.shape == (-(-height // cell), -(-width // cell))
+        assert (table >= 1).mean() > 0.3  # most cells are decided
+        # Sample points of every decided cell, widened by one pixel: the table's centre is
+        # strictly nearest to each of them.
+        gy, gx = np.nonzero(table > 0)
+        frac = np.linspace(-1.0, cell + 1.0, 7, dtype=np.float32)
+        py = (gy[:, None, None] * cell + frac[None, :, None]).astype(np.float32)
+        px = (gx[:, None, None] * cell + frac[None, None, :]).astype(np.float32)
+        d = np.sqrt((cy[:, None, None, None] - py) ** 2 + (cx[:, None, None, None] - px) ** 2)
+        owner = table[gy, gx] - 1
+        mine = d[owner, np.arange(gy.size)]
+        d[owner, np.arange(gy.size)] = np.inf
+        assert (mine < d.min(axis=0)).all()
 
 
 def test_aligned_buffers():

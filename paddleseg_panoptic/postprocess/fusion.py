@@ -16,6 +16,8 @@ __all__ = ["merge_semantic_and_instance"]
 
 # Above this many distinct instance-id slots, ids are compressed with np.unique first.
 _MAX_DIRECT_IDS = 1 << 20
+# Smallest mean run length of equal keys for which the histogram counts runs, not pixels.
+_MIN_MEAN_RUN = 8
 
 
 def _check_args(label_divisor, stuff_area, ignore_index):
@@ -68,6 +70,28 @@ def _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index):
     return table
 
 
+def _key_histogram(key, size):
+    """Counts of each value in [0, size) of the flat int64 ``key`` (which may be modified).
+
+    Maps hold long runs of one key. Where runs are long on average, each run is counted once
+    with its length as weight. Otherwise bincount counts every pixel; its increments of one
+    counter would wait on each other along a run, so odd pixels count into a second copy of
+    the histogram (key + size), which roughly halves its cost.
+    """
+    change = _arrays.scratch("merge_change", key.size - 1, bool)
+    np.not_equal(key[1:], key[:-1], out=change)
+    if np.count_nonzero(change) <= key.size // _MIN_MEAN_RUN:
+        starts = np.flatnonzero(change)
+        starts += 1
+        starts = np.concatenate([[0], starts])
+        lengths = np.diff(starts, append=key.size)
+        counts = np.bincount(key[starts], weights=lengths, minlength=size)
+        return counts.astype(np.int64)
+    key[1::2] += size
+    counts = np.bincount(key, minlength=2 * size)
+    return counts[:size] + counts[size:]
+
+
 def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_index,
                  num_classes=None, num_ids=None):
     """numpy fusion of two [H, W] maps of non-negative integer ids.
@@ -92,22 +116,19 @@ def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_i
         ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
         slots = int(ins.max()) + 1
     size = slots * n_cls
-    key = np.multiply(ins, n_cls, out=_arrays.empty_aligned(ins.size, np.int64))
+    # The key of a pixel is (instance slot, class); it lives in a reused work array, so only
+    # the output is fresh memory.
+    key = np.multiply(ins, n_cls, out=_arrays.scratch("merge_key", ins.size, np.int64))
     key += sem
-    # Neighbouring pixels mostly share a key, and bincount's increments of one counter then
-    # wait on each other; odd pixels count into a second copy of the histogram instead, which
-    # roughly halves its cost. The gather below reads the key modulo ``size`` ('wrap'), so
-    # the copy needs no table of its own.
-    key[1::2] += size
-    counts = np.bincount(key, minlength=2 * size)
-    counts = (counts[:size] + counts[size:]).reshape(slots, n_cls)
+    counts = _key_histogram(key, size).reshape(slots, n_cls)
     is_thing = np.zeros(n_cls, dtype=bool)
     is_thing[things] = True
     table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
-    # Gather in place: each element reads its own key before it is overwritten ('wrap' mode,
-    # unlike the default, does not buffer, and folds the odd pixels' keys back into range).
-    np.take(table.reshape(-1), key, out=key, mode="wrap")
-    return key.reshape(shape)
+    # 'wrap' (unlike the default 'raise') does not buffer, and folds keys that
+    # _key_histogram moved up by ``size`` back into range.
+    out = _arrays.empty_aligned(ins.size, np.int64)
+    np.take(table.reshape(-1), key, out=out, mode="wrap")
+    return out.reshape(shape)
 
 
 def _merge_paddle(semantic, instance, label_divisor, things, stuff_area, ignore_index):

@@ -8,7 +8,7 @@ from .centers import _check_args as _check_center_args
 from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from .fusion import _check_args as _check_fusion_args
 from .fusion import _merge_numpy, _merge_paddle
-from .grouping import _instance_numpy, _instance_paddle, thing_mask_numpy, thing_mask_paddle
+from .grouping import _instance_numpy, _instance_paddle, thing_mask_paddle
 
 __all__ = ["panoptic_postprocess"]
 
@@ -83,10 +83,10 @@ def _chain_numpy(logits, heatmap, offsets, things, label_divisor, stuff_area, ig
                  threshold, nms_kernel, top_k, size, softmax):
     h0, w0 = size
     semantic, probs = _argmax_softmax_numpy(logits, size, softmax)
-    # argmax gives classes in [0, C) and grouping ids in [0, K]: no scans needed to size tables.
-    thing = thing_mask_numpy(semantic, things, num_classes=logits.shape[0])
-    instance, centers = _instance_numpy(semantic[None], heatmap, offsets, things, threshold,
-                                        nms_kernel, top_k, thing=thing)
+    # argmax gives classes in [0, C) and grouping ids in [0, K]: no scans needed to check
+    # them or size tables.
+    instance, centers = _instance_numpy(semantic, heatmap, offsets, things, threshold,
+                                        nms_kernel, top_k, check_ids=False)
     panoptic = _merge_numpy(semantic, instance[0], label_divisor, things, stuff_area,
                             ignore_index, num_classes=logits.shape[0],
                             num_ids=1 if centers is None else centers.shape[1] + 1)
