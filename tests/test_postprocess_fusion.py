@@ -283,6 +283,17 @@ def test_run_and_pixel_histograms_agree(monkeypatch, min_mean_run):
             reps = rng.integers(1, 10, size=semantic.size)
             semantic = np.repeat(semantic.reshape(-1), reps)[:semantic.size].reshape(semantic.shape)
             instance = np.repeat(instance.reshape(-1), reps)[:instance.size].reshape(instance.shape)
-        want = slow_merge(semantic, instance, 1000, THINGS, 3, IGNORE)
+        if i % 4 == 3:  # ids beyond the direct table: ranked, order kept
+            instance = np.where(instance == 5, 5_000_000, instance)
+        if i % 4 == 2:  # narrower dtypes
+            semantic, instance = semantic.astype(np.uint8), instance.astype(np.int32)
+        want = slow_merge(semantic.astype(np.int64), instance.astype(np.int64), 1000, THINGS, 3,
+                          IGNORE)
         np.testing.assert_array_equal(
             merge_semantic_and_instance(semantic, instance, 1000, THINGS, 3, IGNORE), want)
+    for bad, name in (("semantic", "semantic"), ("instance", "instance")):
+        maps = {"semantic": np.full((1, 4, 4), 11), "instance": np.ones((1, 4, 4), np.int64)}
+        maps[bad][0, 3, 3] = -2
+        with pytest.raises(ValueError, match=f"{name} must hold non-negative ids, found -2"):
+            merge_semantic_and_instance(maps["semantic"], maps["instance"], 1000, THINGS, 3,
+                                        IGNORE)

@@ -16,7 +16,7 @@ __all__ = ["merge_semantic_and_instance"]
 
 # Above this many distinct instance-id slots, ids are compressed with np.unique first.
 _MAX_DIRECT_IDS = 1 << 20
-# Smallest mean run length of equal keys for which the histogram counts runs, not pixels.
+# Smallest mean run length of equal (class, id) pairs for which runs are counted, not pixels.
 _MIN_MEAN_RUN = 8
 
 
@@ -51,7 +51,7 @@ def _instance_lut(counts, label_divisor):
     return lut
 
 
-def _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index):
+def _panoptic_table(counts, things, label_divisor, stuff_area, ignore_index):
     """[slots, classes] table of the panoptic id of a pixel with (instance slot, class).
 
     ``counts`` is the joint histogram of (instance slot, class) over all pixels; slot 0 means
@@ -60,6 +60,8 @@ def _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index):
     combination (a thing pixel without instance, a stuff pixel under an instance) is ignored.
     """
     slots, n_cls = counts.shape
+    is_thing = np.zeros(n_cls, dtype=bool)
+    is_thing[things] = True
     table = np.full((slots, n_cls), ignore_index, dtype=np.int64)
     thing_counts = counts * is_thing[None, :]
     thing_counts[0] = 0
@@ -70,26 +72,42 @@ def _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index):
     return table
 
 
-def _key_histogram(key, size):
-    """Counts of each value in [0, size) of the flat int64 ``key`` (which may be modified).
+def _runs(sem, ins):
+    """(starts, lengths) of the runs of equal (class, id) pairs along the flat maps.
 
-    Maps hold long runs of one key. Where runs are long on average, each run is counted once
-    with its length as weight. Otherwise bincount counts every pixel; its increments of one
-    counter would wait on each other along a run, so odd pixels count into a second copy of
-    the histogram (key + size), which roughly halves its cost.
+    Maps hold long runs, and every pixel of a run shares its histogram key and panoptic id,
+    so the work per pixel reduces to finding the runs. Returns None when the mean run is
+    shorter than ``_MIN_MEAN_RUN`` pixels (noisy maps), where pixels are cheaper to count.
     """
-    change = _arrays.scratch("merge_change", key.size - 1, bool)
-    np.not_equal(key[1:], key[:-1], out=change)
-    if np.count_nonzero(change) <= key.size // _MIN_MEAN_RUN:
-        starts = np.flatnonzero(change)
-        starts += 1
-        starts = np.concatenate([[0], starts])
-        lengths = np.diff(starts, append=key.size)
-        counts = np.bincount(key[starts], weights=lengths, minlength=size)
-        return counts.astype(np.int64)
-    key[1::2] += size
-    counts = np.bincount(key, minlength=2 * size)
-    return counts[:size] + counts[size:]
+    change = _arrays.scratch("merge_change", sem.size - 1, bool)
+    other = _arrays.scratch("merge_change_ids", sem.size - 1, bool)
+    np.not_equal(sem[1:], sem[:-1], out=change)
+    np.not_equal(ins[1:], ins[:-1], out=other)
+    change |= other
+    if np.count_nonzero(change) + 1 > sem.size // _MIN_MEAN_RUN:
+        return None
+    starts = np.flatnonzero(change)
+    starts += 1
+    starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
+    return starts, np.diff(starts, append=sem.size)
+
+
+def _sizes(sem, ins, num_classes, num_ids, things):
+    """(class count, int64 ids, id slots) of flat maps, checked unless the counts are given.
+
+    Ids beyond the direct-table limit are replaced by their ranks (ascending order kept, 0
+    stays 0).
+    """
+    if num_classes is None:
+        num_classes = _arrays.id_bound(sem, "semantic")
+    if num_ids is None:
+        num_ids = _arrays.id_bound(ins, "instance")
+    ins = ins.astype(np.int64, copy=False)
+    if num_ids > _MAX_DIRECT_IDS:
+        uniq, ins = np.unique(ins, return_inverse=True)
+        ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
+        num_ids = int(ins.max()) + 1
+    return max(num_classes, things[-1] + 1 if things else 1), ins, num_ids
 
 
 def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_index,
@@ -97,35 +115,37 @@ def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_i
     """numpy fusion of two [H, W] maps of non-negative integer ids.
 
     ``num_classes`` (> every class id) and ``num_ids`` (> every instance id) may be given when
-    the caller knows them, which saves two scans of the image.
+    the caller knows them, which saves checking the ids.
     """
     shape = semantic.shape
     if semantic.size == 0:
         return np.full(shape, ignore_index, dtype=np.int64)
-    if num_classes is None:
-        num_classes = _arrays.id_bound(semantic, "semantic")
-    if num_ids is None:
-        num_ids = _arrays.id_bound(instance, "instance")
-    sem = semantic.reshape(-1).astype(np.int64, copy=False)
-    ins = instance.reshape(-1).astype(np.int64, copy=False)
-    n_cls = max(num_classes, things[-1] + 1 if things else 1)
-    slots = num_ids
-    if slots > _MAX_DIRECT_IDS:
-        # Arbitrary large ids: use their ranks (ascending order kept, 0 stays 0).
-        uniq, ins = np.unique(ins, return_inverse=True)
-        ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
-        slots = int(ins.max()) + 1
+    sem, ins = semantic.reshape(-1), instance.reshape(-1)
+    runs = _runs(sem, ins)
+    if runs is not None:
+        # One histogram entry, weighted by its length, and one look-up per run; the ids are
+        # checked on the runs' values, which are all the maps' values.
+        starts, lengths = runs
+        n_cls, ins_r, slots = _sizes(sem[starts], ins[starts], num_classes, num_ids, things)
+        key = ins_r * n_cls + sem[starts]
+        counts = np.bincount(key, weights=lengths, minlength=slots * n_cls).astype(np.int64)
+        table = _panoptic_table(counts.reshape(slots, n_cls), things, label_divisor,
+                                stuff_area, ignore_index)
+        return np.repeat(table.reshape(-1)[key], lengths).reshape(shape)
+    n_cls, ins, slots = _sizes(sem, ins, num_classes, num_ids, things)
     size = slots * n_cls
-    # The key of a pixel is (instance slot, class); it lives in a reused work array, so only
-    # the output is fresh memory.
+    # The key of a pixel is (id slot, class); it lives in a reused work array, so only the
+    # output is fresh memory. bincount's increments of one counter would wait on each other
+    # along runs of one key, so odd pixels count into a second copy of the histogram
+    # (key + size), which roughly halves its cost.
     key = np.multiply(ins, n_cls, out=_arrays.scratch("merge_key", ins.size, np.int64))
     key += sem
-    counts = _key_histogram(key, size).reshape(slots, n_cls)
-    is_thing = np.zeros(n_cls, dtype=bool)
-    is_thing[things] = True
-    table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
-    # 'wrap' (unlike the default 'raise') does not buffer, and folds keys that
-    # _key_histogram moved up by ``size`` back into range.
+    key[1::2] += size
+    counts = np.bincount(key, minlength=2 * size)
+    table = _panoptic_table((counts[:size] + counts[size:]).reshape(slots, n_cls), things,
+                            label_divisor, stuff_area, ignore_index)
+    # 'wrap' (unlike the default 'raise') does not buffer, and folds the odd pixels' keys
+    # back into range.
     out = _arrays.empty_aligned(ins.size, np.int64)
     np.take(table.reshape(-1), key, out=out, mode="wrap")
     return out.reshape(shape)
@@ -142,9 +162,7 @@ def _merge_paddle(semantic, instance, label_divisor, things, stuff_area, ignore_
     slots = int(ins.max()) + 1
     key = ins * n_cls + sem
     counts = paddle.bincount(key, minlength=slots * n_cls).numpy().reshape(slots, n_cls)
-    is_thing = np.zeros(n_cls, dtype=bool)
-    is_thing[things] = True
-    table = _panoptic_table(counts, is_thing, label_divisor, stuff_area, ignore_index)
+    table = _panoptic_table(counts, things, label_divisor, stuff_area, ignore_index)
     table = paddle.to_tensor(table.reshape(-1), place=sem.place)
     return paddle.gather(table, key).reshape(shape)
 
