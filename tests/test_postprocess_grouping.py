@@ -136,12 +136,16 @@ def test_instance_segmentation_shape_mismatch_raises():
                                   np.zeros((2, 4, 4), np.float32), [11])
 
 
-@pytest.mark.parametrize("band", [1, 40, 200])
-def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, band):
+@pytest.mark.parametrize("band, int64_remap", [(1, True), (40, True), (200, True),
+                                                (40, False)])
+def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, band, int64_remap):
     # Bands of whole cell rows, each reading the padded table from its own first row: votes
-    # above and below their band, outside the image, non-finite, and on cell borders.
-    from paddleseg_panoptic.postprocess import grouping
-    monkeypatch.setattr(grouping, "_TABLE_BAND", band)
+    # above and below their band, outside the image, non-finite, and on cell borders; selected
+    # by a mask, by classes (one of them negative: an error) or not at all. Both ways of
+    # writing the ids: remap straight into the int64 output, and through int32.
+    from paddleseg_panoptic.postprocess import lookup
+    monkeypatch.setattr(lookup, "_BAND_PIXELS", band)
+    monkeypatch.setattr(lookup, "_REMAP_INT64", int64_remap)
     rng = np.random.default_rng(11)
     for i in range(10):
         height, width = rng.integers(6, 40, size=2)
@@ -150,12 +154,27 @@ def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, ban
         if i % 3 == 0:
             off[0, 0, 0], off[1, -1, -1], off[1, 1, 0] = np.nan, -np.inf, 3e9
         dense = _group_numpy(ctr, off, mask, method="dense")
+        semantic = np.where(mask, 12, rng.choice([0, 3, 20], size=mask.shape))
         for min_cell in (1.0, 2.0, 5.0):
             np.testing.assert_array_equal(_group_numpy(ctr, off, mask, min_cell=min_cell), dense)
+            np.testing.assert_array_equal(
+                _group_numpy(ctr, off, semantic=semantic, things=[11, 12], min_cell=min_cell),
+                dense)
+        np.testing.assert_array_equal(_group_numpy(ctr, off, min_cell=3.0),
+                                      _group_numpy(ctr, off, method="dense"))
+        semantic[-1, -1] = -1
+        with pytest.raises(ValueError, match="semantic must hold non-negative ids"):
+            _group_numpy(ctr, off, semantic=semantic, things=[11, 12], min_cell=2.0)
+
+
+def test_remap_copies_int64_ids_on_this_machine():
+    # The fast way (remap writing int64 ids seen as float64) is the one in use here.
+    from paddleseg_panoptic.postprocess import lookup
+    assert lookup.remap_copies_int64()
 
 
 def test_cell_table_labels_are_the_strict_nearest_centre_of_the_whole_cell():
-    from paddleseg_panoptic.postprocess.grouping import _cell_table
+    from paddleseg_panoptic.postprocess.lookup import cell_table as _cell_table
     rng = np.random.default_rng(12)
     for _ in range(5):
         height, width = rng.integers(60, 160, size=2)

@@ -13,21 +13,15 @@ Three exact implementations compute that rule without a K x H*W matrix:
   and the exact rule then runs over those few candidates. Far from Voronoi boundaries a cell has
   one candidate and its pixels need no distance at all.
 - ``table`` (numpy, the default): a small table over square cells of the image holds, for each
-  cell, the id of the centre that is strictly nearest to every point of the cell (proved with the
-  two nearest centres of the cell's middle and a margin for rounding) or -1. One OpenCV ``remap``
-  (nearest neighbour, in cache-sized row bands) looks every pixel's vote up in it; the few thing
-  pixels that land on a -1 cell or outside the table take the ``grid`` path.
+  cell, the id of the centre that is strictly nearest to every point of the cell, or -1; one
+  OpenCV ``remap`` per row band looks every pixel's vote up in it (:mod:`.lookup`). The few
+  thing pixels that land on a -1 cell or outside the table take the ``grid`` path.
 All give identical ids (tests check this bit for bit).
 """
-import contextlib
-import math
-import threading
-
-import cv2
 import numpy as np
 import paddle
 
-from . import _arrays
+from . import _arrays, lookup
 from .centers import find_instance_center
 from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
 
@@ -47,12 +41,6 @@ _CANDIDATE_BLOCK = 1 << 18
 _BAND_ROWS = 64
 # Sentinel centre coordinate: its float32 distance to any in-grid vote is inf.
 _FAR = np.float32(1e30)
-# Cells of the ``table`` path: at most about this many (each costs K distances to build).
-_TABLE_CELLS = 1 << 13
-# Pixels per row band of the ``table`` path (its float32 maps stay in cache).
-_TABLE_BAND = 1 << 17
-# Largest K the int16 table can label (-1 marks an undecided cell).
-_TABLE_MAX_K = np.iinfo(np.int16).max
 
 
 def _nearest(vy, vx, cy, cx, cand=None):
@@ -226,177 +214,6 @@ def _cell_candidates(gy, gx, lo_y, lo_x, cell, cy, cx):
     return np.concatenate(cells), np.concatenate(cols)
 
 
-def _cell_table(cy, cx, height, width, min_cell=_MIN_CELL):
-    """Cell side and int16 [gh, gw] table of the 1-based centre nearest to each whole cell.
-
-    Cell (i, j) covers [i * cell, (i + 1) * cell) x [j * cell, (j + 1) * cell), widened by one
-    pixel on every side (votes are binned with a little float32 rounding). With p the cell's
-    middle, r the half diagonal of the widened cell and d1 <= d2 the distances from p to its
-    two nearest centres, every point q of the cell has |q - c1| <= d1 + r and
-    |q - cj| >= d2 - r for every other centre: when d2 - d1 exceeds 2r by a margin far larger
-    than the float32 rounding of the rule (1e-4 of the distances), c1 is the strict nearest
-    centre of every vote in the cell. Other cells hold -1.
-    """
-    k = cy.shape[0]
-    cell = max(int(math.ceil(min_cell)), int(math.ceil(math.sqrt(height * width / _TABLE_CELLS))))
-    grid_h, grid_w = -(-height // cell), -(-width // cell)
-    # float32 is plenty: its rounding (~1e-7 relative) is far below the _SLACK margin.
-    mid_y = ((np.arange(grid_h) + 0.5) * cell).astype(np.float32)
-    mid_x = ((np.arange(grid_w) + 0.5) * cell).astype(np.float32)
-    reach = np.float32(2.0 * math.sqrt(2.0) * (cell / 2.0 + 1.0))  # 2r
-    dy = (cy[:, None] - mid_y) ** 2  # [K, gh]
-    dx = ((cx[:, None] - mid_x) ** 2)[:, None, :]  # [K, 1, gw]
-    index = np.arange(k, dtype=np.int32)[:, None]
-    table = np.empty((grid_h, grid_w), dtype=np.int16)
-    rows = max(1, _CANDIDATE_BLOCK // (k * grid_w))
-    for s in range(0, grid_h, rows):
-        # [K, rows, gw]: centres first, so the reductions over them are element-wise.
-        sq = dy[:, s:s + rows, None] + dx
-        d1 = np.sqrt(sq.min(axis=0))
-        # The cell is decided when its nearest centre is the only one within
-        # d1 + 2r + margin; that centre's index is then the sum below (element-wise over
-        # the centres: no reduction along a short axis, no BLAS thread pool).
-        limit = d1 + reach + np.float32(_SLACK) * (2 * d1 + 2 * reach)
-        close = (sq <= (limit * limit)[None]).reshape(k, -1)
-        count = np.add.reduce(close, axis=0, dtype=np.int32)
-        first = np.add.reduce(close * index, axis=0)
-        table[s:s + rows] = np.where(count == 1, first + 1, -1).reshape(-1, grid_w)
-    return cell, table
-
-
-def _remap_copies_int64():
-    """Whether ``cv2.remap`` (nearest) copies int64 bit patterns viewed as float64 unchanged.
-
-    Nearest-neighbour remapping only moves elements, so small ids (denormal doubles) and the
-    border value -1.0 (a negative int64) come through bit for bit; checked once, on values
-    that would not survive arithmetic.
-    """
-    global _REMAP_INT64
-    if _REMAP_INT64 is None:
-        ids = np.array([[1, 2, 3, 1 << 40]], dtype=np.int64)
-        xs = np.array([[0.0, 1.0, 2.0, 3.0, 9.0]], dtype=np.float32)
-        got = cv2.remap(ids.view(np.float64), xs, np.zeros_like(xs), cv2.INTER_NEAREST,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0).view(np.int64)
-        _REMAP_INT64 = bool((got[0, :4] == ids[0]).all() and got[0, 4] < 0)
-    return _REMAP_INT64
-
-
-_REMAP_INT64 = None
-
-
-def _band_grids(rows, width, cell, grid_h):
-    """[rows, W] float32 map offsets of the ``table`` path (cached per thread and geometry)."""
-    key = (rows, width, cell, grid_h)
-    grids = _arrays.scratch("table_grids", (2, rows, width), np.float32)
-    if _GRIDS.__dict__.get("key") != key or _GRIDS.__dict__.get("data") is not grids.base:
-        inv = np.float32(1.0 / cell)
-        grids[0] = (np.arange(rows, dtype=np.float32) * inv + np.float32(grid_h - 0.5))[:, None]
-        grids[1] = np.arange(width, dtype=np.float32) * inv - np.float32(0.5)
-        _GRIDS.key, _GRIDS.data = key, grids.base
-    return grids[0], grids[1]
-
-
-_GRIDS = threading.local()
-
-
-def _table_bands(off_y, off_x, out, padded, grid_y, grid_x, map_y, map_x, selected, mask,
-                 semantic, thing_lut, check_ids, direct, ids, cell, band, inv, pending):
-    """The band loop of :func:`_table_assign`; appends the flat indices of undecided pixels."""
-    height, width = out.shape
-    for r in range(0, height, band):
-        n = min(band, height - r)
-        my, mx, dst = map_y[:n], map_x[:n], out[r:r + n]
-        cv2.scaleAdd(off_y[r:r + n], inv, grid_y[:n], dst=my)
-        cv2.scaleAdd(off_x[r:r + n], inv, grid_x[:n], dst=mx)
-        target = dst.view(np.float64) if direct else ids[:n]
-        written = cv2.remap(padded[r // cell:], mx, my, cv2.INTER_NEAREST, dst=target,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
-        if written is not target:  # not expected: OpenCV allocated its own output
-            target[...] = written
-        src = dst if direct else ids[:n]
-        if semantic is not None:
-            sem = semantic[r:r + n]
-            np.take(thing_lut, sem, mode="clip", out=selected[:n])
-            if check_ids:
-                _arrays.id_bound(sem, "semantic")
-            np.multiply(src, selected[:n], out=dst)
-        elif mask is not None:
-            np.multiply(src, mask[r:r + n], out=dst)
-        elif not direct:
-            dst[...] = src
-        if dst.min() < 0:  # some vote of the band needs the exact rule
-            pending.append(np.flatnonzero(dst < 0) + r * width)
-
-
-@contextlib.contextmanager
-def _serial_opencv():
-    """Run OpenCV calls on this thread only.
-
-    OpenCV's worker threads gain nothing on these cache-sized remaps (the work is bound by
-    memory), but they keep a second core spinning between calls; the previous thread count is
-    restored afterwards.
-    """
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(threads)
-
-
-def _table_assign(cy, cx, offsets, out, budget, min_cell, mask=None, semantic=None,
-                  thing_lut=None, check_ids=True):
-    """``table`` path: write the 1-based ids of the selected pixels into [H, W] int64 ``out``.
-
-    The pixels are those of ``mask``, or those whose ``semantic`` class is 1 in int64
-    ``thing_lut`` (its last entry 0 stands for every larger id; ``check_ids`` rejects negative
-    ids), or all. ``out`` is fully written (0 on unselected pixels).
-    """
-    height, width = offsets.shape[1:]
-    off_y = np.asarray(offsets[0], dtype=np.float32)
-    off_x = np.asarray(offsets[1], dtype=np.float32)
-    cell, table = _cell_table(cy, cx, height, width, min_cell)
-    grid_h = table.shape[0]
-    # Remap reads the table at (v / cell - 0.5) for vote v, rounded to the nearest integer:
-    # the cell holding v (up to rounding, which the widened cells cover). Non-finite and far
-    # votes land outside the table and get the border value -1. Bands are whole cells high and
-    # each reads the table from its own first cell row, above which the table is padded with
-    # grid_h rows of -1: every band then uses the same coordinate grids, and one fused
-    # multiply-add per coordinate gives the map. Where remap copies int64 ids (seen as
-    # float64) unchanged, it writes the output directly; otherwise it goes through int32.
-    inv = 1.0 / cell
-    band = cell * max(1, _TABLE_BAND // (width * cell))
-    rows = min(band, height)
-    direct = _remap_copies_int64()
-    padded = np.full((2 * grid_h, table.shape[1]), -1, dtype=np.int64 if direct else np.int32)
-    padded[grid_h:] = table
-    if direct:
-        padded = padded.view(np.float64)
-    else:
-        ids = np.empty((rows, width), dtype=np.int32)
-    grid_y, grid_x = _band_grids(rows, width, cell, grid_h)
-    map_y = _arrays.scratch("table_map_y", (rows, width), np.float32)
-    map_x = _arrays.scratch("table_map_x", (rows, width), np.float32)
-    if semantic is not None:
-        selected = _arrays.scratch("table_selected", (rows, width), np.int64)
-    pending = []
-    with _serial_opencv():
-        _table_bands(off_y, off_x, out, padded, grid_y, grid_x, map_y, map_x,
-                     selected if semantic is not None else None, mask, semantic, thing_lut,
-                     check_ids, direct, None if direct else ids, cell, band, inv, pending)
-    if not pending:
-        return
-    flat = np.concatenate(pending)
-    y = flat // width
-    x = flat - y * width
-    # The same float32 sums as :func:`_votes`.
-    vy = y.astype(np.float32) + off_y.reshape(-1)[flat]
-    vx = x.astype(np.float32) + off_x.reshape(-1)[flat]
-    labels = _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell)
-    labels += 1
-    out.reshape(-1)[flat] = labels
-
-
 def _votes(offsets, mask=None):
     """float32 voted locations (y + dy, x + dx) of the pixels of flat ``mask`` (or all).
 
@@ -423,6 +240,30 @@ def _votes(offsets, mask=None):
     return vy, vx
 
 
+def _group_by_table(cy, cx, offsets, mask, semantic, things, check_ids, budget, min_cell):
+    """``table`` path of :func:`_group_numpy`: look-up, then the exact rule where undecided."""
+    height, width = offsets.shape[1:]
+    off_y = np.asarray(offsets[0], dtype=np.float32)
+    off_x = np.asarray(offsets[1], dtype=np.float32)
+    if semantic is not None:
+        select = lookup.class_selector(semantic.reshape(height, width), things, check_ids)
+    elif mask is not None:
+        select = lookup.mask_selector(mask.reshape(height, width))
+    else:
+        select = None
+    out = _arrays.empty_aligned(height * width, np.int64).reshape(height, width)
+    flat = lookup.lookup_ids(cy, cx, off_y, off_x, out, min_cell, select)
+    if flat.size:
+        y = flat // width
+        # The same float32 sums as :func:`_votes`.
+        vy = y.astype(np.float32) + off_y.reshape(-1)[flat]
+        vx = (flat - y * width).astype(np.float32) + off_x.reshape(-1)[flat]
+        labels = _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell)
+        labels += 1
+        out.reshape(-1)[flat] = labels
+    return out.reshape(1, height, width)
+
+
 def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="table",
                  min_cell=_MIN_CELL, semantic=None, things=None, check_ids=True):
     """numpy grouping; returns [1, H, W] int64 ids (0 on unselected pixels).
@@ -435,7 +276,7 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="table",
     k = ctr.shape[0]
     if semantic is not None and not things:
         mask, semantic = np.zeros((height, width), dtype=bool), None
-    if semantic is not None and not (method == "table" and 1 < k <= _TABLE_MAX_K):
+    if semantic is not None and not (method == "table" and 1 < k <= lookup.MAX_CENTERS):
         mask, semantic = thing_mask_numpy(semantic, things), None
     if mask is not None:
         mask = mask.reshape(-1)
@@ -446,18 +287,9 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="table",
         return out.reshape(1, height, width)
     cy = ctr[:, 0].astype(np.float32)
     cx = ctr[:, 1].astype(np.float32)
-    if method == "table" and k <= _TABLE_MAX_K:
-        out = _arrays.empty_aligned(height * width, np.int64).reshape(height, width)
-        thing_lut = None
-        if semantic is not None:
-            # One entry past the largest thing class stands for every larger id ('clip').
-            thing_lut = np.zeros(things[-1] + 2, dtype=np.int64)
-            thing_lut[things] = 1
-            semantic = semantic.reshape(height, width)
-        _table_assign(cy, cx, offsets, out, budget, min_cell,
-                      None if mask is None else mask.reshape(height, width), semantic,
-                      thing_lut, check_ids)
-        return out.reshape(1, height, width)
+    if method == "table" and k <= lookup.MAX_CENTERS:
+        return _group_by_table(cy, cx, offsets, mask, semantic, things, check_ids, budget,
+                               min_cell)
     out = _arrays.zeros_aligned(height * width, np.int64)
     vy, vx = _votes(offsets, mask)
     if method == "dense":
