@@ -218,3 +218,17 @@ def test_large_masked_grouping_matches_dense_and_output_is_a_plain_array():
     got = group_pixels(ctr, off, mask)
     assert got.shape == (1, height, width) and got.dtype == np.int64 and got.flags.writeable
     np.testing.assert_array_equal(got, _group_numpy(ctr, off, mask, method="dense"))
+
+
+def test_scratch_arrays_are_reused_per_name_and_released():
+    from paddleseg_panoptic.postprocess import _arrays, release_scratch
+    a = _arrays.scratch("test_buf", (4, 5), np.float32)
+    b = _arrays.scratch("test_buf", (2, 3), np.float32)  # smaller: the same memory
+    assert a.shape == (4, 5) and b.shape == (2, 3) and np.shares_memory(a, b)
+    c = _arrays.scratch("test_buf", (5, 5), np.float32)  # larger: a new buffer
+    assert c.shape == (5, 5) and not np.shares_memory(a, c)
+    assert np.shares_memory(_arrays.scratch("test_buf", (5, 5), np.float32), c)
+    assert not np.shares_memory(_arrays.scratch("test_buf", (2,), np.int64), c)  # new dtype
+    c = _arrays.scratch("test_buf", (5, 5), np.float32)
+    release_scratch()  # forgotten: the next request allocates anew
+    assert not np.shares_memory(_arrays.scratch("test_buf", (5, 5), np.float32), c)

@@ -3,7 +3,9 @@
 Instead of one whole-image mask per instance and per stuff class, a single joint histogram of
 (instance id, class) over all pixels gives every instance's majority class (its thing-class
 columns) and every stuff class's uncovered area (row 0). A small table indexed by
-(instance id, class) then holds every pixel's panoptic id, written in one gather.
+(instance id, class) then holds every pixel's panoptic id. On the CPU both are computed once
+per run of equal (class, id) pairs along the image rows (maps are made of long runs), or once
+per pixel for noisy maps.
 """
 import numbers
 
