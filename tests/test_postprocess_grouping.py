@@ -232,3 +232,32 @@ def test_scratch_arrays_are_reused_per_name_and_released():
     c = _arrays.scratch("test_buf", (5, 5), np.float32)
     release_scratch()  # forgotten: the next request allocates anew
     assert not np.shares_memory(_arrays.scratch("test_buf", (5, 5), np.float32), c)
+
+
+def test_grouping_from_threads_restores_the_opencv_thread_count():
+    # The look-up runs OpenCV on the calling thread only; overlapping calls from several
+    # threads give the same ids as one call, and the process-wide thread count comes back.
+    import threading
+
+    import cv2
+    rng = np.random.default_rng(13)
+    ctr, off, mask = random_case(rng, 300, 200, 20)
+    want = _group_numpy(ctr, off, mask, method="dense")
+    before = cv2.getNumThreads()
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                results.append(group_pixels(ctr, off, mask))
+        except Exception as err:  # reported below
+            errors.append(err)
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 15
+    for got in results:
+        np.testing.assert_array_equal(got, want)
+    assert cv2.getNumThreads() == before
