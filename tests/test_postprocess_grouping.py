@@ -261,3 +261,15 @@ def test_grouping_from_threads_restores_the_opencv_thread_count():
     for got in results:
         np.testing.assert_array_equal(got, want)
     assert cv2.getNumThreads() == before
+
+
+@pytest.mark.parametrize("height, width", [(40000, 3), (3, 40000), (20, 32000)])
+def test_extreme_image_shapes_match_dense(height, width):
+    # OpenCV's remap works on images under 32767 pixels a side: very tall images get larger
+    # cells and shorter bands, very wide ones the pruned search.
+    rng = np.random.default_rng(14)
+    ctr = np.stack([rng.integers(0, height, 5), rng.integers(0, width, 5)], axis=1)
+    off = (rng.standard_normal((2, height, width)) * 3).astype(np.float32)
+    mask = rng.random((height, width)) < 0.5
+    np.testing.assert_array_equal(_group_numpy(ctr, off, mask, min_cell=1.0),
+                                  _group_numpy(ctr, off, mask, method="dense"))

@@ -276,7 +276,9 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="table",
     k = ctr.shape[0]
     if semantic is not None and not things:
         mask, semantic = np.zeros((height, width), dtype=bool), None
-    if semantic is not None and not (method == "table" and 1 < k <= lookup.MAX_CENTERS):
+    if method == "table" and not (k <= lookup.MAX_CENTERS and lookup.supports(width)):
+        method = "grid"
+    if semantic is not None and not (method == "table" and k > 1):
         mask, semantic = thing_mask_numpy(semantic, things), None
     if mask is not None:
         mask = mask.reshape(-1)
@@ -287,7 +289,7 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="table",
         return out.reshape(1, height, width)
     cy = ctr[:, 0].astype(np.float32)
     cx = ctr[:, 1].astype(np.float32)
-    if method == "table" and k <= lookup.MAX_CENTERS:
+    if method == "table":
         return _group_by_table(cy, cx, offsets, mask, semantic, things, check_ids, budget,
                                min_cell)
     out = _arrays.zeros_aligned(height * width, np.int64)

@@ -29,6 +29,15 @@ _BLOCK = 1 << 18
 _SLACK = 1e-4
 # Largest K the int16 table can hold.
 MAX_CENTERS = np.iinfo(np.int16).max
+# Largest table (remap's source must be under 32767 pixels a side; the table is padded to twice
+# its height).
+_MAX_TABLE_ROWS = 16000
+_MAX_TABLE_COLS = 32000
+
+
+def supports(width):
+    """Whether images this wide can use the look-up (remap writes under 32767 columns)."""
+    return width <= _MAX_TABLE_COLS
 
 
 def cell_table(cy, cx, height, width, min_cell=MIN_CELL):
@@ -48,7 +57,9 @@ def cell_table(cy, cx, height, width, min_cell=MIN_CELL):
         min_cell (float): smallest cell side.
     """
     k = cy.shape[0]
-    cell = max(int(math.ceil(min_cell)), int(math.ceil(math.sqrt(height * width / _TABLE_CELLS))))
+    cell = max(int(math.ceil(min_cell)), int(math.ceil(math.sqrt(height * width / _TABLE_CELLS))),
+               # remap's source is under 2^15 a side, and the table is padded to twice its height
+               -(-height // _MAX_TABLE_ROWS), -(-width // _MAX_TABLE_COLS))
     grid_h, grid_w = -(-height // cell), -(-width // cell)
     # float32 is plenty: its rounding (~1e-7 relative) is far below the margin.
     mid_y = ((np.arange(grid_h) + 0.5) * cell).astype(np.float32)
@@ -186,7 +197,7 @@ def lookup_ids(cy, cx, off_y, off_x, out, min_cell=MIN_CELL, select=None):
     height, width = out.shape
     cell, table = cell_table(cy, cx, height, width, min_cell)
     grid_h = table.shape[0]
-    band = cell * max(1, _BAND_PIXELS // (width * cell))
+    band = cell * max(1, min(_BAND_PIXELS // (width * cell), _MAX_TABLE_ROWS // cell))
     rows = min(band, height)
     # Where remap copies int64 ids (seen as float64) unchanged, it writes ``out`` directly;
     # otherwise it writes int32 ids that are then widened.
