@@ -279,6 +279,7 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="table",
     if method == "table" and not (k <= lookup.MAX_CENTERS and lookup.supports(width)):
         method = "grid"
     if semantic is not None and not (method == "table" and k > 1):
+        # Only the table path reads the classes itself (band by band, no full-size mask).
         mask, semantic = thing_mask_numpy(semantic, things), None
     if mask is not None:
         mask = mask.reshape(-1)
@@ -378,19 +379,17 @@ def group_pixels(ctr, offsets, mask=None, *, budget=DEFAULT_BUDGET):
     return _arrays.to_tensor(result, offsets) if _arrays.is_tensor(offsets) else result
 
 
-def thing_mask_numpy(semantic, thing_list, num_classes=None):
+def thing_mask_numpy(semantic, thing_list):
     """[..., H, W] bool mask of the pixels whose class is in ``thing_list`` (a lookup table).
 
-    ``num_classes`` (> every class id, which are then trusted to be non-negative) saves the
-    scans that otherwise size and check the table.
+    Raises:
+        ValueError: ``semantic`` is not an integer array or holds a negative class id.
     """
     if not thing_list:
         return np.zeros(semantic.shape, dtype=bool)
-    if num_classes is None:
-        num_classes = _arrays.id_bound(semantic, "semantic")
-    lut = np.zeros(max(num_classes, thing_list[-1] + 1), dtype=bool)
+    lut = np.zeros(max(_arrays.id_bound(semantic, "semantic"), thing_list[-1] + 1), dtype=bool)
     lut[thing_list] = True
-    # 'clip' skips the bounds check ('raise' mode); the ids were checked or are trusted.
+    # 'clip' skips the bounds check ('raise' mode); the ids were checked.
     return np.take(lut, semantic, mode="clip")
 
 
