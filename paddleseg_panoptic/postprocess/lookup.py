@@ -103,24 +103,20 @@ def remap_copies_int64():
 
 
 _REMAP_INT64 = None
-_GRIDS = threading.local()
 
 
 def _band_grids(rows, width, cell, grid_h):
-    """[rows, W] float32 map offsets of a band (cached per thread and geometry).
+    """[rows, W] float32 map offsets of a band (in work arrays).
 
     The map of vote v = (y + dy, x + dx) is v / cell - 0.5, which remap rounds to the
     nearest integer: the cell holding v (up to rounding, which the widened cells cover). Each
     band reads the table from its own first cell row, above which the table is padded with
     ``grid_h`` rows of -1, so the row offsets are the same for every band.
     """
-    key = (rows, width, cell, grid_h)
     grids = _arrays.scratch("lookup_grids", (2, rows, width), np.float32)
-    if getattr(_GRIDS, "key", None) != key or getattr(_GRIDS, "data", None) is not grids.base:
-        inv = np.float32(1.0 / cell)
-        grids[0] = (np.arange(rows, dtype=np.float32) * inv + np.float32(grid_h - 0.5))[:, None]
-        grids[1] = np.arange(width, dtype=np.float32) * inv - np.float32(0.5)
-        _GRIDS.key, _GRIDS.data = key, grids.base
+    inv = np.float32(1.0 / cell)
+    grids[0] = (np.arange(rows, dtype=np.float32) * inv + np.float32(grid_h - 0.5))[:, None]
+    grids[1] = np.arange(width, dtype=np.float32) * inv - np.float32(0.5)
     return grids[0], grids[1]
 
 
