@@ -1,0 +1,108 @@
+"""Time the first training iterations of a config on this machine and plan a run.
+
+Trains ``--probe_iters`` iterations (in a temporary folder, deleted afterwards) with the same
+config, batch size, data loader workers and device as the real run would use, leaves out the
+first iteration (start-up), and prints the measured seconds per iteration and the expected
+training time. With ``--time_budget MIN`` the planned iteration count is the most that fits
+in MIN minutes (never more than ``--iters``, default the config's ``iters``).
+
+    python tools/time_training.py --config CONFIG --time_budget 15 --iters_file plan.txt
+
+The planned count is printed and, with ``--iters_file``, written there alone (for scripts:
+``tools/train.py --iters $(cat plan.txt)``). The estimate holds while the machine's load stays
+as it was during the probe.
+"""
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+try:
+    import paddleseg_panoptic  # noqa: F401
+except ImportError:  # running from a source checkout without installing the package
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+    import paddleseg_panoptic  # noqa: F401
+
+from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
+from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
+from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
+from paddleseg_panoptic.cvlibs.config import Config  # noqa: E402
+from paddleseg_panoptic.utils import cli  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="YAML config file")
+    parser.add_argument("--iters", type=int, default=None,
+                        help="iterations wanted (default: the config's `iters`); with "
+                        "--time_budget, the most that will be planned")
+    parser.add_argument("--time_budget", type=float, default=None, metavar="MIN",
+                        help="minutes of training: plan as many iterations as fit, at most "
+                        "--iters")
+    parser.add_argument("--batch_size", type=int, default=None,
+                        help="batch size per process (replaces the config's `batch_size`)")
+    parser.add_argument("--num_workers", type=int, default=0,
+                        help="data loader worker processes, as for the real run")
+    parser.add_argument("--probe_iters", type=int, default=6,
+                        help="iterations to time; the first is left out (default 6)")
+    parser.add_argument("--iters_file", default=None,
+                        help="also write the planned iteration count to this file")
+    cli.add_device_arg(parser)
+    cli.add_opts_arg(parser, example="train_dataset.dataset_root=data/x")
+    args = parser.parse_args(argv)
+    if args.probe_iters < 2:
+        parser.error("--probe_iters must be at least 2 (the first one is left out)")
+    if args.time_budget is not None and args.time_budget <= 0:
+        parser.error("--time_budget must be positive, got {}".format(args.time_budget))
+    if args.iters is not None and args.iters <= 0:
+        parser.error("--iters must be positive, got {}".format(args.iters))
+    return args
+
+
+def plan_iters(seconds_per_iter, wanted, budget_minutes=None):
+    """Iterations to train: ``wanted``, or fewer when ``budget_minutes`` cannot hold them
+    (at least 1)."""
+    if budget_minutes is None:
+        return wanted
+    return max(1, min(wanted, int(budget_minutes * 60 / seconds_per_iter)))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        wanted = args.iters or Config(args.config, opts=args.opts).iters
+        work = tempfile.mkdtemp(prefix="time_training_")
+        cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+        start = time.time()
+        try:
+            summary = run_training(
+                args.config, iters=args.probe_iters, batch_size=args.batch_size,
+                opts=args.opts, save_dir=work, save_interval=10 ** 9, keep_checkpoint_max=1,
+                num_workers=args.num_workers, log_iters=10 ** 9, device=args.device, seed=0)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    except (ConfigError, TrainingError, FileNotFoundError, ValueError) as e:
+        sys.exit("error: {}".format(e))
+    cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.time() - start
+    cpu = (cpu_end.ru_utime + cpu_end.ru_stime) - (cpu_start.ru_utime + cpu_start.ru_stime)
+    per_iter = summary["timing"]["batch_cost"]
+    iters = plan_iters(per_iter, wanted, args.time_budget)
+    print("Timed {} iterations: {:.2f} s each (probe: {:.0f} s wall, {:.0f} s CPU of this "
+          "process).".format(summary["timing"]["iterations"], per_iter, wall, cpu))
+    if iters < wanted:
+        print("{} iterations would take about {:.1f} min; {:g} min hold {}.".format(
+            wanted, wanted * per_iter / 60, args.time_budget, iters))
+    print("Planned: {} iterations, expected training time {:.1f} min.".format(
+        iters, iters * per_iter / 60))
+    if args.iters_file:
+        with open(args.iters_file, "w", encoding="utf-8") as f:
+            f.write("{}\n".format(iters))
+    return iters
+
+
+if __name__ == "__main__":
+    main()
