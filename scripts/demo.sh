@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --time_budget) BUDGET=${2:?--time_budget needs minutes}; shift 2 ;;
     --iters) ITERS=${2:?--iters needs a number}; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -46,3 +46,13 @@ def test_bad_arguments_are_refused_before_training(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["--config", CONFIG] + args)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_demo_script_documents_and_checks_its_arguments():
+    demo = os.path.join(REPO, "scripts", "demo.sh")
+    usage = subprocess.run(["bash", demo, "--help"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 0
+    assert "--time_budget MIN" in usage.stdout and "DEMO_TIME_BUDGET" in usage.stdout
+    bad = subprocess.run(["bash", demo, "--budget", "3"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and "unknown argument --budget" in bad.stderr
