@@ -33,6 +33,7 @@ NUM_TRAIN, NUM_VAL = 200, 20
 # name -> (image height, width, iterations, extra tools/train.py arguments, what changes).
 VARIANTS = {
     "recipe": (128, 256, 225, [], "the demo's recipe"),
+    "recipe_100": (128, 256, 100, [], "the recipe's schedule squeezed into 100 iterations"),
     "batch4": (128, 256, 450, ["--batch_size", "4"], "batch 4, twice the iterations"),
 }
 
