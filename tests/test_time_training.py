@@ -9,7 +9,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(REPO, "tools", "time_training.py")
 CONFIG = os.path.join(REPO, "configs", "quick_start", "panoptic_deeplab_resnet18_os32_toy.yml")
 sys.path.insert(0, os.path.join(REPO, "tools"))
-from time_training import parse_args, plan_iters  # noqa: E402
+from time_training import parse_args  # noqa: E402
+
+from paddleseg_panoptic.core.train_plan import plan_iters  # noqa: E402
 
 
 def _run(*args):

@@ -14,11 +14,7 @@ as it was during the probe.
 """
 import argparse
 import os
-import resource
-import shutil
 import sys
-import tempfile
-import time
 
 try:
     import paddleseg_panoptic  # noqa: F401
@@ -27,7 +23,7 @@ except ImportError:  # running from a source checkout without installing the pac
     import paddleseg_panoptic  # noqa: F401
 
 from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
-from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
+from paddleseg_panoptic.core.train_plan import plan_iters, probe_training  # noqa: E402
 from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
 from paddleseg_panoptic.cvlibs.config import Config  # noqa: E402
 from paddleseg_panoptic.utils import cli  # noqa: E402
@@ -62,37 +58,19 @@ def parse_args(argv=None):
     return args
 
 
-def plan_iters(seconds_per_iter, wanted, budget_minutes=None):
-    """Iterations to train: ``wanted``, or fewer when ``budget_minutes`` cannot hold them
-    (at least 1)."""
-    if budget_minutes is None:
-        return wanted
-    return max(1, min(wanted, int(budget_minutes * 60 / seconds_per_iter)))
-
-
 def main(argv=None):
     args = parse_args(argv)
     try:
         wanted = args.iters or Config(args.config, opts=args.opts).iters
-        work = tempfile.mkdtemp(prefix="time_training_")
-        cpu_start = resource.getrusage(resource.RUSAGE_SELF)
-        start = time.time()
-        try:
-            summary = run_training(
-                args.config, iters=args.probe_iters, batch_size=args.batch_size,
-                opts=args.opts, save_dir=work, save_interval=10 ** 9, keep_checkpoint_max=1,
-                num_workers=args.num_workers, log_iters=10 ** 9, device=args.device, seed=0)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        probe = probe_training(args.config, args.probe_iters, batch_size=args.batch_size,
+                               opts=args.opts, num_workers=args.num_workers,
+                               device=args.device)
     except (ConfigError, TrainingError, FileNotFoundError, ValueError) as e:
         sys.exit("error: {}".format(e))
-    cpu_end = resource.getrusage(resource.RUSAGE_SELF)
-    wall = time.time() - start
-    cpu = (cpu_end.ru_utime + cpu_end.ru_stime) - (cpu_start.ru_utime + cpu_start.ru_stime)
-    per_iter = summary["timing"]["batch_cost"]
+    per_iter = probe["seconds_per_iter"]
     iters = plan_iters(per_iter, wanted, args.time_budget)
     print("Timed {} iterations: {:.2f} s each (probe: {:.0f} s wall, {:.0f} s CPU of this "
-          "process).".format(summary["timing"]["iterations"], per_iter, wall, cpu))
+          "process).".format(probe["iterations"], per_iter, probe["wall_s"], probe["cpu_s"]))
     if iters < wanted:
         print("{} iterations would take about {:.1f} min; {:g} min hold {}.".format(
             wanted, wanted * per_iter / 60, args.time_budget, iters))
