@@ -14,9 +14,12 @@ cityscapesScripts' own panoptic conversion, as real users do, which writes
 
 Scenes: sky, buildings, vegetation, road and sidewalk bands; poles, signs, lights, fences and
 terrain; several instances of several thing classes, nearer ones occluding farther ones, some
-cut by the image border; crowd groups; void (ego vehicle, static and dynamic objects). Every
-class has its own colour and texture in the image and instances get dark outlines, so a tiny
-model can learn them. Output is a pure function of the arguments (one RNG per image).
+cut by the image border; crowd groups; void (ego vehicle, static and dynamic objects). Two
+styles: ``"easy"`` gives every class its own colour and texture and instances dark outlines,
+so colour alone tells the classes apart (the unit tests' scenes; its output never changes);
+``"hard"`` draws colours per region and per instance from overlapping ranges, textures from a
+bank shared by all classes, groups of overlapping instances with parts, shadows and lighting.
+Output is a pure function of the arguments (one RNG per image).
 """
 import os
 
