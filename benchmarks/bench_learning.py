@@ -35,6 +35,9 @@ VARIANTS = {
     "recipe": (128, 256, 225, [], "the demo's recipe"),
     "recipe_100": (128, 256, 100, [], "the recipe's schedule squeezed into 100 iterations"),
     "batch4": (128, 256, 450, ["--batch_size", "4"], "batch 4, twice the iterations"),
+    "batch4_200": (128, 256, 200, ["--batch_size", "4"], "recipe_100's samples in batches of 4"),
+    "lr005_100": (128, 256, 100, ["--learning_rate", "0.005"],
+                  "recipe_100 at learning rate 0.005"),
 }
 
 
