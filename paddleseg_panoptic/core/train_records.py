@@ -151,7 +151,7 @@ def read_metrics(path):
                 record = json.loads(line)
                 int(record["iteration"])
             except (ValueError, TypeError, KeyError):
-                if number > 1 and not line.endswith("\n"):
+                if not line.endswith("\n"):
                     break  # the last line of a run killed while writing it
                 raise ValueError("{} line {}: not a metrics record: {!r}".format(
                     path, number, line[:200])) from None
