@@ -134,3 +134,37 @@ def test_tool_errors(clip, tmp_path, capsys):
             tool.parse_args(base + wrong)
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
+
+
+class _Camera:
+    """Stands in for a camera (this machine has none): frames of noise, no frame rate or
+    count, and a Ctrl-C after ``frames`` frames."""
+
+    def __init__(self, frames):
+        self.frames, self.released = frames, False
+        self.rng = np.random.RandomState(1)
+
+    def get(self, prop):
+        return 0.0
+
+    def read(self):
+        if self.frames == 0:
+            raise KeyboardInterrupt
+        self.frames -= 1
+        return True, self.rng.randint(0, 256, (HEIGHT, WIDTH, 3)).astype("uint8")
+
+    def release(self):
+        self.released = True
+
+
+def test_ctrl_c_ends_a_camera_stream_with_a_playable_video(clip, tmp_path):
+    cfg = clip["cfg"]
+    camera = _Camera(3)
+    stats = S.predict_stream(clip["model"], camera, "camera0", str(tmp_path),
+                             P.prediction_transforms(cfg.val_transforms),
+                             DatasetFacts.from_config(cfg), progress=False)
+    assert stats["interrupted"] and camera.released
+    assert (stats["frames_read"], stats["frames_predicted"]) == (3, 3)
+    frames, fps = _read_all(tmp_path / "camera0.mp4")
+    assert len(frames) == 3 and fps == pytest.approx(S.DEFAULT_FPS)
+    assert "Interrupted: 3 frame(s) read" in S.stage_summary(stats)

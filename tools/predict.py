@@ -82,10 +82,12 @@ def main(argv=None):
                   **cli.postprocess_kwargs(args), **cli.inference_kwargs(args, "--aug_pred"))
     try:
         if args.image_path is None:
-            run_stream(args.config, args.model_path, video=args.video, camera=args.camera,
-                       outputs=args.outputs or ("panoptic",), frame_stride=args.frame_stride,
-                       max_frames=args.max_frames, **common)
-            return 0
+            stats = run_stream(args.config, args.model_path, video=args.video,
+                               camera=args.camera, outputs=args.outputs or ("panoptic",),
+                               frame_stride=args.frame_stride, max_frames=args.max_frames,
+                               **common)
+            # Ctrl-C is how a camera stream ends; a video stopped early is an interruption.
+            return 130 if stats["interrupted"] and args.video is not None else 0
         failures = run_prediction(args.config, args.model_path, args.image_path,
                                   outputs=args.outputs or OUTPUT_KINDS, **common)
     except (ConfigError, FileNotFoundError, ValueError) as e:

@@ -116,8 +116,9 @@ def predict_stream(model, capture, name, save_dir, transforms, facts=DatasetFact
 
     Returns:
         dict: ``frames_read``, ``frames_predicted``, ``video`` (path or None), ``fps`` (of
-        the written video), ``seconds`` (stage -> seconds, see :data:`STAGES`) and
-        ``wall_seconds``.
+        the written video), ``seconds`` (stage -> seconds, see :data:`STAGES`),
+        ``wall_seconds`` and ``interrupted`` (stopped by Ctrl-C / SIGINT: the video is closed
+        and playable, and every frame counted in ``frames_predicted`` has all its files).
 
     Raises:
         StreamError: no frame could be read, or the video writer cannot be opened.
@@ -137,6 +138,7 @@ def predict_stream(model, capture, name, save_dir, transforms, facts=DatasetFact
     frame_kinds = tuple(k for k in outputs if k != "panoptic")
     timer, writer, video_path = _Timer(), None, None
     read = predicted = 0
+    interrupted = False   # Ctrl-C: the usual way to stop a camera
     bar = tqdm(total=total, unit="frame", desc=name, disable=not progress)
     start_wall = time.perf_counter()
     try:
@@ -168,16 +170,18 @@ def predict_stream(model, capture, name, save_dir, transforms, facts=DatasetFact
                                instance_score)
             timer.add("write", start)
             predicted += 1
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         bar.close()
         capture.release()
         if writer is not None:
             writer.release()
-    if read == 0:
+    if read == 0 and not interrupted:
         raise StreamError("cannot read video {}: no frame could be decoded".format(source))
     return {"frames_read": read, "frames_predicted": predicted, "video": video_path,
             "fps": fps / frame_stride, "seconds": dict(timer.seconds),
-            "wall_seconds": time.perf_counter() - start_wall}
+            "wall_seconds": time.perf_counter() - start_wall, "interrupted": interrupted}
 
 
 def annotate(frame_bgr, result, facts=DatasetFacts()):
@@ -202,8 +206,9 @@ def _open_writer(save_dir, name, fps, shape):
 def stage_summary(stats):
     """A few lines: frames read / predicted and the time per stage (total and per frame)."""
     n = max(1, stats["frames_predicted"])
-    lines = ["{} frame(s) read, {} predicted in {:.1f} s ({:.2f} frames/s predicted)".format(
-        stats["frames_read"], stats["frames_predicted"], stats["wall_seconds"],
+    lines = ["{}{} frame(s) read, {} predicted in {:.1f} s ({:.2f} frames/s predicted)".format(
+        "Interrupted: " if stats.get("interrupted") else "", stats["frames_read"],
+        stats["frames_predicted"], stats["wall_seconds"],
         stats["frames_predicted"] / max(stats["wall_seconds"], 1e-9))]
     for stage, seconds in stats["seconds"].items():
         per = seconds / (stats["frames_read"] if stage == "read" else n)
