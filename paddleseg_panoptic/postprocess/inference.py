@@ -80,7 +80,7 @@ def _argmax_softmax_numpy(logits, size, softmax=True):
 
 
 def _chain_numpy(logits, heatmap, offsets, things, label_divisor, stuff_area, ignore_index,
-                 threshold, nms_kernel, top_k, size, softmax, probabilities):
+                 threshold, nms_kernel, top_k, size, softmax, probabilities=False):
     h0, w0 = size
     semantic, probs = _argmax_softmax_numpy(logits, size, softmax and not probabilities)
     if softmax and probabilities:
@@ -103,7 +103,7 @@ def _chain_numpy(logits, heatmap, offsets, things, label_divisor, stuff_area, ig
 
 
 def _chain_paddle(logits, heatmap, offsets, things, label_divisor, stuff_area, ignore_index,
-                  threshold, nms_kernel, top_k, size, softmax, probabilities):
+                  threshold, nms_kernel, top_k, size, softmax, probabilities=False):
     h0, w0 = size
     probs = None
     if softmax:
