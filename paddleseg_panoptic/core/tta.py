@@ -21,6 +21,7 @@ import dataclasses
 
 import paddle
 import paddle.nn.functional as F
+from paddleseg.utils import logger
 
 __all__ = ["TTA", "network_outputs"]
 
@@ -102,6 +103,10 @@ class TTA:
                                  "flip_horizontal); set it to false".format(source, key))
         on = bool(enable) or bool(section.get(enable_key))
         if not on:
+            if scales is not None or flip_horizontal:
+                logger.warning("--scales / --flip_horizontal are ignored: test-time "
+                               "augmentation is off (turn it on with --{0} or the config's "
+                               "test_config.{0}: true)".format(enable_key))
             return cls()
         if scales is None:
             scales = section.get("scales", 1.0)
