@@ -372,9 +372,6 @@ def load_for_prediction(config, model_path, device="auto", opts=None, aug_pred=F
     transforms = prediction_transforms(cfg.val_transforms)
     tta = TTA.resolve(cfg.dic.get("test_config"), aug_pred, scales, flip_horizontal,
                       enable_key="aug_pred", source=cfg.path)
-    if not tta.is_plain:
-        logger.info("Test-time augmentation: scales {}, flip_horizontal {}".format(
-            list(tta.scales), tta.flip_horizontal))
     set_device(device)
     model = cfg.build_model(load_pretrained=False)
     load_weights(model, resolve_model_path(model_path), strict=True)

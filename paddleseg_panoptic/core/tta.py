@@ -115,9 +115,12 @@ class TTA:
         if flip_horizontal is None:
             flip_horizontal = section.get("flip_horizontal", False)
         try:
-            return cls(tuple(scales), flip_horizontal)
+            tta = cls(tuple(scales), flip_horizontal)
         except (TypeError, ValueError) as e:
             raise ValueError("{}: test_config.scales / --scales: {}".format(source, e)) from None
+        logger.info("Test-time augmentation: scales {}, flip_horizontal {}".format(
+            list(tta.scales), tta.flip_horizontal))
+        return tta
 
 
 def _network_size(size, scale, align_corners):
