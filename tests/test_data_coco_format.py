@@ -264,3 +264,23 @@ def test_train_validate_official_and_predict_from_one_config(toy_coco_root, tmp_
                            cv2.COLOR_BGR2RGB)
     colours = {tuple(c) for c in np.unique(picture.reshape(-1, 3), axis=0).tolist()}
     assert colours <= {tuple(c["color"]) for c in CATEGORIES}
+
+
+def test_coco_config_takes_its_classes_from_the_json(toy_coco_root):
+    """The COCO recipe config on the toy set's files: classes, transforms and facts."""
+    config = os.path.join(REPO, "configs", "panoptic_deeplab",
+                          "panoptic_deeplab_resnet50_os32_coco_641x641_bs8x8_200k_lr00005.yml")
+    opts = []
+    for key in ("train_dataset", "val_dataset"):
+        split = key.split("_")[0]
+        opts += ["{}.dataset_root={}".format(key, toy_coco_root),
+                 "{}.json_path=annotations/panoptic_{}.json".format(key, split),
+                 "{}.image_dir=images/{}".format(key, split),
+                 "{}.label_dir=panoptic/{}".format(key, split)]
+    cfg = Config(config, opts=opts)
+    assert cfg.model_dic["num_classes"] == 6 and cfg.batch_size == 8 and cfg.iters == 200000
+    facts = DatasetFacts.from_config(cfg)
+    assert facts.stuff_area == 4096 and facts.category_ids == (3, 7, 12, 21, 34, 40)
+    sample = cfg.train_dataset[0]
+    assert sample["image"].shape == (3, 641, 641)
+    assert cfg.val_dataset[0]["image"].shape == (3, 97, 161)
