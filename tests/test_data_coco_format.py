@@ -284,3 +284,22 @@ def test_coco_config_takes_its_classes_from_the_json(toy_coco_root):
     sample = cfg.train_dataset[0]
     assert sample["image"].shape == (3, 641, 641)
     assert cfg.val_dataset[0]["image"].shape == (3, 97, 161)
+
+
+def test_make_toy_coco_tool_is_deterministic(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_toy_coco", os.path.join(REPO, "tools", "make_toy_coco.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for out in ("a", "b"):
+        tool.main(["--out", str(tmp_path / out), "--num-train", "2", "--num-val", "1"])
+    assert "train: 2 images" in capsys.readouterr().out
+    files = sorted(os.path.relpath(os.path.join(d, f), str(tmp_path / "a"))
+                   for d, _, names in os.walk(str(tmp_path / "a")) for f in names)
+    assert "annotations/panoptic_val.json" in files and "images/train/train_0001.jpg" in files
+    for name in files:
+        with open(os.path.join(str(tmp_path / "a"), name), "rb") as a, \
+                open(os.path.join(str(tmp_path / "b"), name), "rb") as b:
+            assert a.read() == b.read(), name

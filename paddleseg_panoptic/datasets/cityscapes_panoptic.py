@@ -3,8 +3,7 @@ import os
 
 from paddleseg_panoptic.cvlibs.manager import DATASETS, register
 from paddleseg_panoptic.datasets import meta
-from paddleseg_panoptic.datasets.panoptic import (  # noqa: F401  (read_rgb: part of this API)
-    TRAIN_KEYS, VAL_KEYS, PanopticDataset, check_mode, read_rgb)
+from paddleseg_panoptic.datasets.panoptic import PanopticDataset, check_mode
 from paddleseg_panoptic.datasets.prepare import how_to_make, panoptic_json_path, panoptic_png_dir
 from paddleseg_panoptic.transforms.raw_labels import raw_instance, raw_panoptic, raw_semantic
 

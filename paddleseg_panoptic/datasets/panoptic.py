@@ -217,6 +217,7 @@ class PanopticDataset(paddle.io.Dataset):
         self._check_layout()
         data = load_panoptic_json(self.json_path, self._hint())
         self._set_classes(data.get("categories"))
+        self._to_train = {c: t for t, c in enumerate(self.category_ids)}
         self.records = self._load_records(data)
         self.file_list = [[r["image_path"], r["label_path"]] for r in self.records]
         self.target_generator = PanopticTargetGenerator(
@@ -276,7 +277,7 @@ class PanopticDataset(paddle.io.Dataset):
 
     def _train_segments(self, annotation, label_path):
         """``segments_info`` with train-id ``category_id`` (errors name the PNG and the id)."""
-        to_train = {c: t for t, c in enumerate(self.category_ids)}
+        to_train = self._to_train
         segments = []
         for segment in annotation.get("segments_info", []):
             category = int(segment["category_id"])
