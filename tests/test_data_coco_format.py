@@ -303,3 +303,23 @@ def test_make_toy_coco_tool_is_deterministic(tmp_path, capsys):
         with open(os.path.join(str(tmp_path / "a"), name), "rb") as a, \
                 open(os.path.join(str(tmp_path / "b"), name), "rb") as b:
             assert a.read() == b.read(), name
+
+
+def test_training_and_validation_sets_must_share_their_classes(coco_copy, toy_cityscapes_root):
+    from paddleseg_panoptic.datasets import CityscapesPanoptic
+    from paddleseg_panoptic.datasets.facts import check_same_classes
+
+    train = build(coco_copy, "train")
+    check_same_classes(train, build(coco_copy))
+    with pytest.raises(ValueError, match="num_classes: 6 vs 19"):
+        check_same_classes(train, CityscapesPanoptic([], toy_cityscapes_root, mode="val"))
+
+    def change(data):
+        data["categories"][0]["id"] = 4
+        for annotation in data["annotations"]:
+            for segment in annotation["segments_info"]:
+                if segment["category_id"] == 3:
+                    segment["category_id"] = 4
+    _edit_json(coco_copy, change)
+    with pytest.raises(ValueError, match=r"category_ids: \(3, 7, .*\) vs \(4, 7, "):
+        check_same_classes(train, build(coco_copy))

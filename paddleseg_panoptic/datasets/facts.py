@@ -10,7 +10,7 @@ import inspect
 
 from paddleseg_panoptic.datasets import meta
 
-__all__ = ["DatasetFacts"]
+__all__ = ["DatasetFacts", "check_same_classes"]
 
 # field -> dataset / dataset-class attribute names, first found wins.
 _ATTRIBUTES = {
@@ -124,3 +124,18 @@ class DatasetFacts:
             return default
 
         return cls._normalised({field: fact(field) for field in _ATTRIBUTES})
+
+
+def check_same_classes(train_dataset, val_dataset):
+    """Raises ValueError when two datasets disagree on their classes (number, category ids,
+    things): a model trained on one would be scored against the other's classes.
+
+    Args:
+        train_dataset, val_dataset: datasets (see :meth:`DatasetFacts.from_dataset`).
+    """
+    train, val = DatasetFacts.from_dataset(train_dataset), DatasetFacts.from_dataset(val_dataset)
+    for field in ("num_classes", "category_ids", "thing_list", "label_divisor"):
+        if getattr(train, field) != getattr(val, field):
+            raise ValueError("the training and validation datasets differ in {}: {} vs {} "
+                             "(their category lists must be the same, in the same order)".format(
+                                 field, getattr(train, field), getattr(val, field)))
