@@ -204,6 +204,8 @@ def test_official_panoptic_equals_ours(toy_coco_root, tmp_path, perturb):
             noise = rng.random(pan.shape) < 0.05
             pan[noise] = rng.integers(0, 3, noise.sum())  # stray stuff pixels
             pan[40:44, 40:44] = 255                       # predicted void
+            pan[60:70, 10:20] = 4                         # box pixels without an instance
+            pan[70:80, 10:20] = 5000                      # a kite with instance number 0
         writer.add(str(record["image_id"]), pan)
         ours.update(pan, gt)
     official = writer.run()
