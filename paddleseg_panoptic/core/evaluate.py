@@ -236,8 +236,8 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
     cfg = Config(config, opts=opts)
     if cfg.val_dataset_class is None:
         raise ValueError("{} has no val_dataset".format(cfg.path))
+    dataset = cfg.val_dataset   # first: data errors before any weights are read
     model = load_model(cfg, model_path)
-    dataset = cfg.val_dataset
     writer = None
     if official_dir is not None:
         make_writer = getattr(dataset, "official_writer", None)

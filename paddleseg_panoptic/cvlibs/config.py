@@ -229,9 +229,13 @@ class Config:
         return model
 
     def _dataset_num_classes(self):
-        """From the first dataset mapping that tells: its ``num_classes``, its class's
-        ``NUM_CLASSES``, or its class's ``class_facts(spec)`` (files read, e.g. the json's
-        categories; a dataset whose files are missing is skipped while another can tell)."""
+        """From a dataset built already, else from the first dataset mapping that tells: its
+        ``num_classes``, its class's ``NUM_CLASSES``, or its class's ``class_facts(spec)``
+        (files read, e.g. the json's categories; a dataset whose files are missing is skipped
+        while another can tell)."""
+        for key in ("train_dataset", "val_dataset"):   # a dataset built already knows
+            if getattr(self._cache.get(key), "num_classes", None) is not None:
+                return self._cache[key].num_classes
         missing = None
         for key in ("train_dataset", "val_dataset"):
             spec = self._dic.get(key)
