@@ -56,6 +56,12 @@ def test_class_facts_come_from_the_categories(toy_coco_root):
     config_facts = DatasetFacts.from_config(cfg)
     assert config_facts == DatasetFacts(**dict(vars(facts), stuff_area=64))
     assert cfg.model_dic["num_classes"] == 6
+    # Neither json there: the error names the file and why it is needed.
+    nowhere = Config(CONFIG, opts=["train_dataset.dataset_root=/nowhere",
+                                   "val_dataset.dataset_root=/nowhere"])
+    with pytest.raises(FileNotFoundError, match="num_classes") as err:
+        nowhere.model_dic
+    assert "/nowhere/annotations/panoptic_train.json" in str(err.value)
 
 
 def test_generated_palette_when_categories_have_no_colour(coco_copy):

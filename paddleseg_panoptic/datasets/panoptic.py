@@ -240,7 +240,10 @@ class PanopticDataset(paddle.io.Dataset):
             ``palette``.
         """
         path = os.path.join(spec.get("dataset_root", ""), spec.get("json_path", ""))
-        return category_facts(load_panoptic_json(path).get("categories"), path)
+        hint = ("The classes (the model's num_classes, names, things) are read from its "
+                "'categories': point dataset_root / json_path at it (e.g. --opts "
+                "val_dataset.dataset_root=...).")
+        return category_facts(load_panoptic_json(path, hint).get("categories"), path)
 
     def _set_classes(self, categories):
         facts = category_facts(categories, self.json_path)
