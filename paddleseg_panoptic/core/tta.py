@@ -23,6 +23,8 @@ import paddle
 import paddle.nn.functional as F
 from paddleseg.utils import logger
 
+from paddleseg_panoptic.transforms.padding import SIZE_DIVISOR
+
 __all__ = ["TTA", "network_outputs"]
 
 # `test_config` keys of PaddleSeg configs and what they may hold here.
@@ -127,8 +129,6 @@ def _network_size(size, scale, align_corners):
     """``size`` at scale 1 (the input is one the network handles); else the size nearest to
     ``size * scale`` that the network handles (k * 32 + 1 with ``align_corners``, else
     k * 32; k >= 1)."""
-    from paddleseg_panoptic.core.predict import SIZE_DIVISOR
-
     if scale == 1.0:
         return size
 
