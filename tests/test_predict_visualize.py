@@ -191,3 +191,29 @@ def test_dense_and_sorted_paths_agree():
     assert counts.tolist() == counts2.tolist()
     np.testing.assert_array_equal(inverse, inverse2)
     np.testing.assert_array_equal(ids[inverse], small)
+
+
+def test_colorize_offsets_hue_is_direction_and_brightness_is_length():
+    # (dy, dx) of five vectors: right, down, left, up (length 2) and right at half length.
+    offsets = np.zeros((2, 1, 6), np.float32)
+    offsets[1, 0, 0], offsets[0, 0, 1], offsets[1, 0, 2], offsets[0, 0, 3] = 2, 2, -2, -2
+    offsets[1, 0, 4] = 1  # pixel 5 stays (0, 0)
+    out = vis.colorize_offsets(offsets)
+    assert out.dtype == np.uint8 and out.shape == (1, 6, 3)
+    # Hue 0 deg red, 90 deg (down, image y grows downwards) yellow-green, 180 deg cyan,
+    # 270 deg violet; OpenCV rounds to its 2-degree hue steps.
+    assert [tuple(c) for c in out[0]] == [(255, 0, 0), (127, 255, 0), (0, 255, 255),
+                                          (128, 0, 255), (128, 0, 0), (0, 0, 0)]
+    # A fixed scale: length 1 of max_length 4 is a quarter brightness; longer vectors clip.
+    scaled = vis.colorize_offsets(offsets, max_length=4)
+    assert tuple(scaled[0, 4]) == (64, 0, 0) and tuple(scaled[0, 0]) == (128, 0, 0)
+    assert tuple(vis.colorize_offsets(offsets, max_length=1)[0, 0]) == (255, 0, 0)
+    assert not vis.colorize_offsets(np.zeros((2, 2, 2))).any()  # all zero: black
+    with pytest.raises(ValueError, match="offsets must be \\[2, H, W\\]"):
+        vis.colorize_offsets(np.zeros((3, 2, 2)))
+
+
+def test_colorize_heatmap_jet_ends_and_clipping():
+    out = vis.colorize_heatmap(np.array([[0.0, 1.0, -0.5, 2.0]]))
+    # JET: 0 dark blue, 1 dark red; values outside [0, 1] are clipped.
+    assert [tuple(c) for c in out[0]] == [(0, 0, 128), (128, 0, 0), (0, 0, 128), (128, 0, 0)]

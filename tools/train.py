@@ -15,6 +15,7 @@ except ImportError:  # running from a source checkout without installing the pac
     import paddleseg_panoptic  # noqa: F401
 
 from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
+from paddleseg_panoptic.core.train_amp import AMP_LEVELS, PRECISIONS  # noqa: E402
 from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
 from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
 from paddleseg_panoptic.utils import cli  # noqa: E402
@@ -46,7 +47,17 @@ def parse_args(argv=None):
                         "save_dir/best_model by PQ")
     parser.add_argument("--log_iters", type=int, default=10, help="iterations per log line")
     parser.add_argument("--use_vdl", action="store_true",
-                        help="write VisualDL scalars to --save_dir")
+                        help="write VisualDL scalars (with --do_eval also pictures of a few "
+                        "validation images) to --save_dir")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp16 / bf16: automatic mixed precision (GPU only; fp16 with "
+                        "loss scaling) (default: %(default)s)")
+    parser.add_argument("--amp_level", choices=AMP_LEVELS, default="O1",
+                        help="O1: low-precision operators, float32 weights; O2: low-precision "
+                        "weights too (default: %(default)s)")
+    parser.add_argument("--use_ema", action="store_true",
+                        help="keep an exponential moving average of the weights; it is what "
+                        "--do_eval evaluates and best_model/ holds")
     parser.add_argument("--seed", type=int, default=None,
                         help="fixes initialisation, data order and augmentation (default: "
                         "the resumed checkpoint's seed, else random; always recorded)")
@@ -64,7 +75,8 @@ def main(argv=None):
             save_interval=args.save_interval, keep_checkpoint_max=args.keep_checkpoint_max,
             resume_model=args.resume_model, num_workers=args.num_workers,
             do_eval=args.do_eval, log_iters=args.log_iters, use_vdl=args.use_vdl,
-            device=args.device, seed=args.seed, **cli.postprocess_kwargs(args))
+            device=args.device, seed=args.seed, precision=args.precision,
+            amp_level=args.amp_level, use_ema=args.use_ema, **cli.postprocess_kwargs(args))
     except (TrainingError, ConfigError, FileNotFoundError) as e:
         print("train.py: error: {}".format(e), file=sys.stderr, flush=True)
         return 1

@@ -13,8 +13,10 @@ import paddle.distributed as dist
 from paddleseg.utils import logger
 
 from paddleseg_panoptic.core.train import TrainingError, train
+from paddleseg_panoptic.core.train_amp import check_precision
 from paddleseg_panoptic.core.train_data import check_dataset_size, seed_everything
 from paddleseg_panoptic.core.train_logging import environment_info, write_run_records
+from paddleseg_panoptic.core.train_records import logged_to_save_dir
 from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.datasets.facts import check_same_classes
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
@@ -49,11 +51,12 @@ def resolve_seed(seed, resume_dir):
     return seed
 
 
+@logged_to_save_dir
 def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opts=None,
                  save_dir="./output", save_interval=1000, keep_checkpoint_max=5,
                  resume_model=None, num_workers=0, do_eval=False, log_iters=10, use_vdl=False,
                  threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_k=TOP_K, device="auto",
-                 seed=None):
+                 seed=None, precision="fp32", amp_level="O1", use_ema=False):
     """Load ``config``, build everything and train (every launched process calls this).
 
     Args:
@@ -71,6 +74,10 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
     # 'auto' is the GPU when Paddle has CUDA and sees one; each process takes its own card.
     device = set_device(device)
     world = init_distributed()
+    try:  # before anything is built
+        check_precision(precision, amp_level, device)
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
     cfg = Config(config, iters=iters, batch_size=batch_size, learning_rate=learning_rate,
                  opts=opts)
     resume_dir = ckpt.resolve_resume_dir(resume_model, save_dir)
@@ -93,14 +100,17 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
     if get_rank() == 0:
         write_run_records(save_dir, str(cfg), environment_info(device, world, seed))
         logger.info("Training {} for {} iterations, batch size {} x {} process(es), seed {}, "
-                    "device {}; output in {}".format(cfg.path, cfg.iters, cfg.batch_size, world,
-                                                     seed, device, save_dir))
+                    "device {}, precision {}{}{}; output in {}".format(
+                        cfg.path, cfg.iters, cfg.batch_size, world, seed, device, precision,
+                        "" if precision == "fp32" else " " + amp_level,
+                        ", EMA of the weights" if use_ema else "", save_dir))
     summary = train(
         model, train_dataset, optimizer, cfg.loss, iters=cfg.iters,
         batch_size=cfg.batch_size, seed=seed, val_dataset=cfg.val_dataset if do_eval else None,
         save_dir=save_dir, save_interval=save_interval, keep_checkpoint_max=keep_checkpoint_max,
         resume_model=resume_dir, num_workers=num_workers, do_eval=do_eval, log_iters=log_iters,
-        use_vdl=use_vdl, threshold=threshold, nms_kernel=nms_kernel, top_k=top_k)
+        use_vdl=use_vdl, threshold=threshold, nms_kernel=nms_kernel, top_k=top_k,
+        precision=precision, amp_level=amp_level, use_ema=use_ema)
     if get_rank() == 0:
         with open(os.path.join(save_dir, SUMMARY_FILE), "w", encoding="utf-8") as f:
             json.dump(dict(summary, seed=seed, world_size=world), f, indent=2, sort_keys=True)

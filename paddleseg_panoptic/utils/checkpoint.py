@@ -5,6 +5,7 @@ Layout under ``save_dir`` (the reference's names, so its tools and released file
     iter_N/model.pdparams       model state_dict
     iter_N/model.pdopt          optimizer state_dict (holds the LR schedule as 'LR_Scheduler')
     iter_N/train_state.json     iteration, epoch position, seed, scheduler, best metric so far
+    iter_N/ema_model.pdparams   with --use_ema: the averaged weights (an extra file)
     best_model/model.pdparams   weights of the best evaluation so far
     best_model/best_model.json  its iteration and metrics
 
@@ -95,7 +96,7 @@ def _rotate(save_dir, keep_checkpoint_max):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
+def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5, extra_files=None):
     """Atomically write ``save_dir/iter_N`` and drop the oldest beyond ``keep_checkpoint_max``.
 
     Args:
@@ -104,6 +105,8 @@ def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
         optimizer (paddle.optimizer.Optimizer): its state includes the LR schedule.
         state (dict): JSON-serialisable training state; must hold ``iteration`` (int).
         keep_checkpoint_max (int): newest ``iter_*`` directories to keep; <= 0 keeps all.
+        extra_files (dict, optional): file name -> object for ``paddle.save``, written into
+            the directory before it is published.
 
     Returns:
         str: the checkpoint directory.
@@ -117,6 +120,8 @@ def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
     try:
         paddle.save(model.state_dict(), os.path.join(tmp, MODEL_FILE))
         paddle.save(optimizer.state_dict(), os.path.join(tmp, OPTIMIZER_FILE))
+        for name, obj in (extra_files or {}).items():
+            paddle.save(obj, os.path.join(tmp, name))
         _write_json(os.path.join(tmp, STATE_FILE), state)
         final = os.path.join(save_dir, "iter_{}".format(iteration))
         _atomic_publish(tmp, final)

@@ -78,6 +78,49 @@ def blend(image, color, weight=0.5):
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
+def colorize_heatmap(heatmap):
+    """Paint a centre heatmap with the JET colour map: 0 dark blue, 1 dark red.
+
+    Args:
+        heatmap (np.ndarray): [H, W] values in [0, 1] (clipped).
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8 RGB.
+    """
+    heatmap = _check_map(heatmap, "heatmap").astype(np.float32)
+    grey = np.rint(np.clip(heatmap, 0.0, 1.0) * 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def colorize_offsets(offsets, max_length=None):
+    """Paint an offset field on a colour wheel: hue = direction, brightness = length.
+
+    A vector pointing right (+x) is red, down (+y) yellow-green, left cyan, up violet;
+    a zero vector is black and the longest (or ``max_length``) full brightness.
+
+    Args:
+        offsets (np.ndarray): [2, H, W], (dy, dx) in pixels.
+        max_length (float, optional): length shown at full brightness (longer ones clipped);
+            default the longest vector of the field.
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8 RGB.
+    """
+    offsets = _check_map(offsets, "offsets", 3).astype(np.float32)
+    if offsets.shape[0] != 2:
+        raise ValueError("offsets must be [2, H, W] (dy, dx), got shape {}".format(
+            offsets.shape))
+    dy, dx = offsets
+    length = np.hypot(dy, dx)
+    if max_length is None:
+        max_length = float(length.max()) if length.size else 0.0
+    value = np.clip(length / max_length, 0.0, 1.0) if max_length > 0 else np.zeros_like(length)
+    # OpenCV's 8-bit hue runs over [0, 180): two degrees per step.
+    hue = np.degrees(np.arctan2(dy, dx)) % 360.0 / 2.0
+    hsv = np.stack([np.rint(hue) % 180, np.full_like(hue, 255), np.rint(value * 255)], axis=-1)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
 def panoptic_to_semantic(panoptic, label_divisor=meta.LABEL_DIVISOR,
                          ignore_index=meta.IGNORE_INDEX):
     """Class map of a panoptic map: ``id // label_divisor`` for instance ids, ``id`` otherwise.
