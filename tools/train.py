@@ -6,6 +6,7 @@ See docs/training.md.
 """
 import argparse
 import os
+import signal
 import sys
 
 try:
@@ -14,10 +15,12 @@ except ImportError:  # running from a source checkout without installing the pac
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
     import paddleseg_panoptic  # noqa: F401
 
-from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
+from paddleseg_panoptic.core.train_guard import (TrainingError, TrainingInterrupted,  # noqa: E402
+                                                  handle_stop_signals)
 from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
 from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
 from paddleseg_panoptic.utils import cli  # noqa: E402
+from paddleseg_panoptic.utils.sample_guard import SampleError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -57,6 +60,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    handle_stop_signals()
     try:
         run_training(
             args.config, iters=args.iters, batch_size=args.batch_size,
@@ -65,9 +69,17 @@ def main(argv=None):
             resume_model=args.resume_model, num_workers=args.num_workers,
             do_eval=args.do_eval, log_iters=args.log_iters, use_vdl=args.use_vdl,
             device=args.device, seed=args.seed, **cli.postprocess_kwargs(args))
-    except (TrainingError, ConfigError, FileNotFoundError) as e:
+    except (TrainingError, ConfigError, FileNotFoundError, SampleError) as e:
         print("train.py: error: {}".format(e), file=sys.stderr, flush=True)
         return 1
+    except TrainingInterrupted as e:
+        print("train.py: {}".format(e), file=sys.stderr, flush=True)
+        return e.exit_code
+    except KeyboardInterrupt as e:  # before the first iteration
+        signum = getattr(e, "signum", signal.SIGINT)
+        print("train.py: interrupted before training started; nothing was saved",
+              file=sys.stderr, flush=True)
+        return 128 + signum
     return 0
 
 

@@ -2,15 +2,16 @@
 
 Order of the pieces at each iteration ``i`` (1-based)::
 
-    fetch batch -> reseed dropout -> forward -> losses -> all ranks agree the loss is finite
-    -> backward -> optimizer step -> scheduler step -> clear gradients -> log (every log_iters)
+    fetch batch -> all ranks agree every sample was read -> reseed dropout -> forward -> losses
+    -> all ranks agree the loss is finite -> backward -> optimizer step -> all ranks agree the
+    weights are finite -> scheduler step -> clear gradients -> log (every log_iters)
     -> checkpoint (every save_interval and at the end, rank 0) -> evaluate (with do_eval,
        once past half of the iterations) -> best_model by PQ
 
 The checkpoint comes before the evaluation so that a crash while evaluating still leaves it.
+The checks and what a stop looks like live in ``core/train_guard.py``.
 """
 import hashlib
-import math
 import os
 import time
 
@@ -19,22 +20,21 @@ import paddle
 import paddle.distributed as dist
 from paddleseg.utils import logger
 
+from paddleseg_panoptic.core import train_guard as guard
 from paddleseg_panoptic.core.train_data import build_train_loader, seed_step
+from paddleseg_panoptic.core.train_guard import TrainingError, TrainingInterrupted
 from paddleseg_panoptic.core.train_logging import TrainLogger
 from paddleseg_panoptic.losses import build_panoptic_loss
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils import checkpoint as ckpt
-from paddleseg_panoptic.utils.distributed import (all_reduce_max, barrier, broadcast_buffers,
-                                                  get_rank, get_world_size, unwrap_model)
+from paddleseg_panoptic.utils.distributed import (barrier, broadcast_buffers, get_rank,
+                                                  get_world_size, unwrap_model)
 
-__all__ = ["TrainingError", "train", "parameter_digest", "summarize_metrics"]
+__all__ = ["TrainingError", "TrainingInterrupted", "train", "parameter_digest",
+           "summarize_metrics"]
 
 _BATCH_KEYS = ("semantic", "semantic_weights", "center", "center_weights", "offset",
                "offset_weights")
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (empty epoch, non-finite loss, unusable checkpoint)."""
 
 
 def parameter_digest(model):
@@ -139,8 +139,11 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
         ``batch_cost`` and ``reader_cost`` (seconds) over the run's iterations but its first.
 
     Raises:
-        TrainingError: an epoch has no full global batch, the loss became non-finite, or the
-            resume checkpoint is unusable.
+        TrainingError: an epoch has no full global batch, a sample cannot be read, the loss or
+            the weights became non-finite, a checkpoint cannot be written, or the resume
+            checkpoint is unusable.
+        TrainingInterrupted: SIGINT (KeyboardInterrupt), or a signal made to raise
+            :class:`~paddleseg_panoptic.core.train_guard.Interrupted`.
     """
     if iters <= 0 or save_interval <= 0 or log_iters <= 0:
         raise ValueError("iters, save_interval and log_iters must be positive, got {}, {}, "
@@ -160,6 +163,8 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
     except ValueError as e:
         raise TrainingError(str(e)) from None
     iters_per_epoch = len(sampler)
+    if is_main:
+        ckpt.remove_leftovers(save_dir)
 
     # Resume before wrapping: the checkpoint holds the plain model's names.
     start_iter, best, last_ckpt = 0, None, None
@@ -228,6 +233,9 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                 if iteration >= iters:
                     break
                 tic = time.perf_counter()
+    except KeyboardInterrupt as e:
+        raise TrainingInterrupted(iteration, last_ckpt,
+                                  getattr(e, "signum", guard.signal.SIGINT)) from None
     finally:
         train_logger.close()
 
@@ -242,26 +250,21 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
 
 
 def _train_step(model, loss_fn, optimizer, scheduler, batch, iteration, last_ckpt):
-    """forward, losses, finiteness check (all ranks agree), backward, optimizer step,
-    scheduler step, clear gradients.
+    """forward, losses, backward, optimizer step, scheduler step, clear gradients; the
+    checks of ``core/train_guard.py`` around them (all ranks take the same branch, or the others
+    would wait forever in a collective).
 
     Returns:
         tuple: (dict of Python float losses, learning rate used by this step).
     """
+    guard.check_batch(batch, iteration)
     outputs = model(batch["image"])
     losses = loss_fn(outputs, {k: batch[k] for k in _BATCH_KEYS})
     values = {k: float(v) for k, v in losses.items()}
-    bad = 0.0 if all(math.isfinite(v) for v in values.values()) else 1.0
-    # Every rank must take the same branch, or the others would wait forever in all-reduce.
-    if all_reduce_max(bad) > 0:
-        raise TrainingError(
-            "Non-finite loss at iteration {} (this process: {}); training stopped before the "
-            "update. Last good checkpoint: {}. Lower the learning rate or check the data, then "
-            "resume with --resume_model.".format(
-                iteration, ", ".join("{}={}".format(k, v) for k, v in values.items()),
-                last_ckpt or "none (no checkpoint written yet)"))
+    guard.check_losses(values, iteration, last_ckpt)
     losses["total"].backward()
     optimizer.step()
+    guard.check_state(unwrap_model(model), iteration, last_ckpt)
     lr = optimizer.get_lr()
     if scheduler is not None:
         scheduler.step()
@@ -285,11 +288,20 @@ def _evaluate_and_keep_best(model, val_dataset, post, num_workers, iteration, be
 
 
 def _save(model, optimizer, save_dir, keep_checkpoint_max, state, is_main):
-    """Broadcast rank 0's buffers, write the checkpoint on rank 0, wait for it everywhere."""
+    """Broadcast rank 0's buffers, write the checkpoint on rank 0, wait for it everywhere.
+
+    A checkpoint that cannot be written (disk full, ...) stops the run on every process; the
+    previous one stays as it was.
+    """
     broadcast_buffers(model)
     path = os.path.join(save_dir, "iter_{}".format(state["iteration"]))
+    error = None
     if is_main:
-        path = ckpt.save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max)
-        logger.info("Saved checkpoint {}".format(path))
-    barrier()
+        try:
+            path = ckpt.save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max)
+            logger.info("Saved checkpoint {}".format(path))
+        except (OSError, ValueError) as e:
+            error = "{}; the previous checkpoint {}".format(e, ckpt.latest_checkpoint(save_dir)
+                                                            or "(none)") + " is unchanged"
+    guard.check_save(error, path)
     return path
