@@ -21,6 +21,7 @@ from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import (describe_failures, failures_of_all_ranks,
                                                   get_rank, init_distributed)
+from paddleseg_panoptic.utils.paths import check_output_dir
 from paddleseg_panoptic.utils.sample_guard import (CatchSampleErrors, SampleError, collate,
                                                    sample_failure)
 from paddleseg_panoptic.utils.weights import load_weights
@@ -250,6 +251,8 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
     cfg = Config(config, opts=opts)
     if cfg.val_dataset_class is None:
         raise ValueError("{} has no val_dataset".format(cfg.path))
+    if official_dir is not None:
+        check_output_dir(official_dir, "--official")
     model = load_model(cfg, model_path)
     dataset = cfg.val_dataset
     writer = None

@@ -35,6 +35,7 @@ from paddleseg_panoptic.utils.image_list import (  # noqa: F401  (part of this A
     IMAGE_SUFFIXES, ImageItem, ImageReadError, list_images, read_image)
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
+from paddleseg_panoptic.utils.paths import check_output_dir
 from paddleseg_panoptic.utils.weights import load_weights
 
 SIZE_DIVISOR = 32
@@ -264,8 +265,9 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
 def run_prediction(config, model_path, image_path, save_dir="./output/result",
                    threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL,
                    top_k=defaults.TOP_K, device="auto", opts=None, progress=True):
-    """What ``tools/predict.py`` does: list the images, build the model, load the weights
-    (both checked before any image is read), then predict this process's share.
+    """What ``tools/predict.py`` does: list the images, check ``save_dir`` can be written,
+    build the model, load the weights (all checked before any image is read), then predict
+    this process's share.
 
     Args:
         config (str): config path. ``model_path`` replaces its ``pretrained`` weights.
@@ -278,6 +280,7 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
     from paddleseg_panoptic.cvlibs.config import Config
 
     items = list_images(image_path, exclude_dir=save_dir)
+    check_output_dir(save_dir, "--save_dir")
     cfg = Config(config, opts=opts)
     facts = DatasetFacts.from_config(cfg)
     transforms = prediction_transforms(cfg.val_transforms)

@@ -225,7 +225,7 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                     state = _checkpoint_state(iteration, iters_per_epoch, seed, scheduler, best,
                                               world, batch_size)
                     last_ckpt = _save(plain_model, optimizer, save_dir, keep_checkpoint_max,
-                                      state, is_main)
+                                      state, is_main, last_ckpt)
                     if do_eval and 2 * iteration > iters:
                         best = _evaluate_and_keep_best(plain_model, val_dataset, post,
                                                        num_workers, iteration, best, save_dir,
@@ -287,7 +287,7 @@ def _evaluate_and_keep_best(model, val_dataset, post, num_workers, iteration, be
     return best
 
 
-def _save(model, optimizer, save_dir, keep_checkpoint_max, state, is_main):
+def _save(model, optimizer, save_dir, keep_checkpoint_max, state, is_main, previous):
     """Broadcast rank 0's buffers, write the checkpoint on rank 0, wait for it everywhere.
 
     A checkpoint that cannot be written (disk full, ...) stops the run on every process; the
@@ -301,7 +301,7 @@ def _save(model, optimizer, save_dir, keep_checkpoint_max, state, is_main):
             path = ckpt.save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max)
             logger.info("Saved checkpoint {}".format(path))
         except (OSError, ValueError) as e:
-            error = "{}; the previous checkpoint {}".format(e, ckpt.latest_checkpoint(save_dir)
-                                                            or "(none)") + " is unchanged"
+            error = "{}; {}".format(e, "the previous checkpoint {} is unchanged".format(
+                previous) if previous else "no checkpoint was written before")
     guard.check_save(error, path)
     return path
