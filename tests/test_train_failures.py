@@ -111,12 +111,12 @@ def test_diverging_run_never_saves_nonfinite_weights(toy_cityscapes_root, tmp_pa
     assert "not finite (NaN or inf)" in line
 
 
-def _wait_for(path, proc, deadline=TIMEOUT):
+def _wait_for(ready, proc, deadline=TIMEOUT):
     end = time.monotonic() + deadline
-    while not os.path.exists(path):
+    while not ready():
         if proc.poll() is not None or time.monotonic() > end:
             proc.kill()
-            raise AssertionError("{} never appeared (exit {})".format(path, proc.poll()))
+            raise AssertionError("the run never got there (exit {})".format(proc.poll()))
         time.sleep(0.2)
 
 
@@ -148,7 +148,7 @@ def interrupted_run(toy_cityscapes_root, tmp_path_factory):
     save_dir = work / "out"
     proc = _start(_command(toy_cityscapes_root, save_dir, "--iters", "1000", "--save_interval",
                            "1", "--keep_checkpoint_max", "0"), work)
-    _wait_for(str(save_dir / "iter_3"), proc)
+    _wait_for((save_dir / "iter_3").exists, proc)
     proc.send_signal(signal.SIGINT)
     out, err = _finish(proc)
     return save_dir, proc.returncode, out, err
@@ -204,3 +204,15 @@ def test_resume_auto_skips_broken_checkpoints_and_a_full_disk_keeps_the_last(
     assert sorted(os.listdir(str(good))) == ["model.pdopt", "model.pdparams", "train_state.json"]
     assert not glob.glob(str(save_dir / ".tmp-*"))
 
+
+
+def test_sigterm_stops_with_143_and_one_line(toy_cityscapes_root, tmp_path):
+    proc = _start(_command(toy_cityscapes_root, tmp_path / "out", "--iters", "1000"), tmp_path)
+    _wait_for(lambda: "[TRAIN]" in (tmp_path / "stdout").read_text(), proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = _finish(proc)
+    assert proc.returncode == 143
+    assert "Traceback" not in err and "C++ Traceback" not in err
+    (line,) = _error_lines(err)
+    assert re.fullmatch(r"train.py: stopped by SIGTERM at iteration \d+; last complete "
+                        r"checkpoint: none; resume with --resume_model auto", line), line

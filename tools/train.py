@@ -36,8 +36,9 @@ def parse_args(argv=None):
     parser.add_argument("--save_interval", type=int, default=1000,
                         help="iterations between checkpoints (one is also saved at the end)")
     parser.add_argument("--resume_model", default=None,
-                        help="checkpoint directory (save_dir/iter_N) to continue from, or "
-                        "'auto' for the newest complete checkpoint in --save_dir")
+                        help="checkpoint directory (save_dir/iter_N, or its model.pdparams) to "
+                        "continue from, or 'auto' for the newest checkpoint in --save_dir whose "
+                        "files all read back completely")
     parser.add_argument("--save_dir", default="./output",
                         help="directory for checkpoints, logs and the run records")
     parser.add_argument("--keep_checkpoint_max", type=int, default=5,
