@@ -30,13 +30,7 @@ import paddle  # noqa: E402
 
 from paddleseg_panoptic.cvlibs.config import Config  # noqa: E402
 from paddleseg_panoptic.utils.weights import nonfinite_keys  # noqa: E402
-from _results import result_path, write_json  # noqa: E402
-
-CONFIGS = {
-    "r50": "configs/panoptic_deeplab/"
-           "panoptic_deeplab_resnet50_os32_cityscapes_1025x513_bs8_90k_lr00005.yml",
-    "toy": "configs/quick_start/panoptic_deeplab_resnet18_os32_toy.yml",
-}
+from _results import CONFIGS, result_path, write_json  # noqa: E402
 
 
 def _median_ms(fn, repeat):
