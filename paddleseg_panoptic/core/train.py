@@ -2,7 +2,7 @@
 
 Order of the pieces at each iteration ``i`` (1-based)::
 
-    fetch batch -> all ranks agree every sample was read -> reseed dropout -> forward -> losses
+    fetch batch -> reseed dropout -> all ranks agree every sample was read -> forward -> losses
     -> all ranks agree the loss is finite -> backward -> optimizer step -> all ranks agree the
     weights are finite -> scheduler step -> clear gradients -> log (every log_iters)
     -> checkpoint (every save_interval and at the end, rank 0) -> evaluate (with do_eval,
@@ -13,6 +13,7 @@ The checks and what a stop looks like live in ``core/train_guard.py``.
 """
 import hashlib
 import os
+import signal
 import time
 
 import numpy as np
@@ -235,7 +236,7 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                 tic = time.perf_counter()
     except KeyboardInterrupt as e:
         raise TrainingInterrupted(iteration, last_ckpt,
-                                  getattr(e, "signum", guard.signal.SIGINT)) from None
+                                  getattr(e, "signum", signal.SIGINT)) from None
     finally:
         train_logger.close()
 

@@ -6,7 +6,11 @@ __all__ = ["check_output_dir"]
 
 
 def check_output_dir(path, what):
-    """Create ``path`` if needed and make sure a file can be written in it.
+    """Make sure ``path`` is, or can be made, a folder in which files can be written.
+
+    An existing folder gets a real test write (a temporary file, removed); for a missing one the
+    nearest existing parent must be a writable folder. Nothing is created, so a run that fails
+    later for another reason leaves no empty output folder behind.
 
     Args:
         path (str): the folder.
@@ -16,13 +20,22 @@ def check_output_dir(path, what):
         ValueError: naming ``what`` and ``path``: it is a file, cannot be created, or is not
             writable.
     """
-    if os.path.exists(path) and not os.path.isdir(path):
+    if os.path.isdir(path):
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+            os.close(fd)
+            os.remove(probe)
+        except OSError as e:
+            raise ValueError("{} {} cannot be written: {}".format(
+                what, path, e.strerror or e)) from None
+        return
+    if os.path.exists(path):
         raise ValueError("{} {} is a file, not a folder".format(what, path))
-    try:
-        os.makedirs(path, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
-        os.close(fd)
-        os.remove(probe)
-    except OSError as e:
-        raise ValueError("{} {} cannot be written: {}".format(
-            what, path, e.strerror or e)) from None
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError("{} {} cannot be created: {} is a file".format(what, path, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError("{} {} cannot be created: no permission to write in {}".format(
+            what, path, parent))
