@@ -28,8 +28,8 @@ from paddleseg_panoptic.core.train_logging import TrainLogger
 from paddleseg_panoptic.losses import build_panoptic_loss
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils import checkpoint as ckpt
-from paddleseg_panoptic.utils.distributed import (barrier, broadcast_buffers, get_rank,
-                                                  get_world_size, unwrap_model)
+from paddleseg_panoptic.utils.distributed import (broadcast_buffers, get_rank, get_world_size,
+                                                  unwrap_model)
 
 __all__ = ["TrainingError", "TrainingInterrupted", "train", "parameter_digest",
            "summarize_metrics"]
@@ -279,11 +279,15 @@ def _evaluate_and_keep_best(model, val_dataset, post, num_workers, iteration, be
     metrics = _evaluate(model, val_dataset, post, num_workers=num_workers)
     if best is None or metrics["PQ"] > best["PQ"]:
         best = dict(metrics, iteration=iteration)
+        error = None
         if get_rank() == 0:
-            ckpt.save_best_model(save_dir, model, best)
-            # The checkpoint just written must carry the new best for a later resume.
-            ckpt.update_state(last_ckpt, {"best": best})
-        barrier()
+            try:
+                ckpt.save_best_model(save_dir, model, best)
+                # The checkpoint just written must carry the new best for a later resume.
+                ckpt.update_state(last_ckpt, {"best": best})
+            except (OSError, ValueError) as e:
+                error = "{}; the checkpoint {} is complete".format(e, last_ckpt)
+        guard.check_save(error, os.path.join(save_dir, ckpt.BEST_DIR))
     train_logger.log_evaluation(iteration, metrics, best)
     return best
 

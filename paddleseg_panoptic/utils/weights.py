@@ -31,7 +31,7 @@ def nonfinite_keys(state):
     tensors, bad = [], set()
     for name, value in state.items():
         if isinstance(value, paddle.Tensor):
-            if value.is_floating_point():
+            if paddle.is_floating_point(value):
                 tensors.append((name, value))
         else:
             array = np.asarray(value)
