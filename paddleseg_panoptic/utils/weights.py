@@ -48,8 +48,8 @@ def nonfinite_keys(state):
 
 
 def describe_nonfinite(names, total, source):
-    """``'k of n tensors of SOURCE are not finite (NaN or inf), e.g. a, b, c'``."""
-    more = ", ..." if len(names) > 3 else ""
+    """``'k of n tensors of SOURCE are not finite (NaN or inf), e.g. a, b, c (and 4 more)'``."""
+    more = " (and {} more)".format(len(names) - 3) if len(names) > 3 else ""
     return "{} of {} tensors of {} are not finite (NaN or inf), e.g. {}{}".format(
         len(names), total, source, ", ".join(names[:3]), more)
 
