@@ -11,6 +11,10 @@ import numpy as np
 
 from .tables import as_label_map, check_same_shape, compact_ids, intersection_table
 
+# How a predicted instance is scored (see instance_scores); the first is the reference's.
+INSTANCE_SCORES = ("semantic", "center", "semantic_x_center")
+DEFAULT_INSTANCE_SCORE = INSTANCE_SCORES[0]
+
 
 def average_precision(is_true, scores, misses):
     """Area under the precision/recall curve, integrated as cityscapesScripts does.
@@ -58,9 +62,13 @@ class InstanceEvaluator:
         overlaps (float | Sequence[float]): IoU thresholds. Default 0.5.
         thing_list (Sequence[int] | None): classes to evaluate; None means all classes.
         label_divisor (int): panoptic ids of instances are ``class * label_divisor + k``.
+        instance_score (str): how a predicted instance is scored, one of
+            :data:`INSTANCE_SCORES` (see :func:`instance_scores`).
     """
 
-    def __init__(self, num_classes, overlaps=0.5, thing_list=None, label_divisor=1000):
+    def __init__(self, num_classes, overlaps=0.5, thing_list=None, label_divisor=1000,
+                 instance_score=DEFAULT_INSTANCE_SCORE):
+        self.instance_score = check_instance_score(instance_score)
         self.num_classes = int(num_classes)
         self.overlaps = np.atleast_1d(np.asarray(overlaps, dtype=np.float64))
         if self.overlaps.ndim != 1 or self.overlaps.size == 0:
@@ -156,7 +164,8 @@ class InstanceEvaluator:
                          table)
 
     # ------------------------------------------------------------------------- fast entry
-    def update_maps(self, seg_softmax, pan_pred, seg_map, ins_map, ignore_mask=None):
+    def update_maps(self, seg_softmax, pan_pred, seg_map, ins_map, ignore_mask=None,
+                    center_heatmap=None):
         """Add one image given as maps; same result as ``update(convert_pred_map(...),
         convert_gt_map(...), ignore_mask)`` without building one mask per instance.
 
@@ -166,6 +175,8 @@ class InstanceEvaluator:
             seg_map (np.ndarray): [H, W] ground-truth semantic ids.
             ins_map (np.ndarray): [H, W] ground-truth instance ids (0 = none).
             ignore_mask (np.ndarray | None): [H, W] bool, True on void pixels.
+            center_heatmap (np.ndarray | None): [H, W] centre heatmap, needed by the
+                ``center`` and ``semantic_x_center`` scores.
 
         Returns:
             dict[int, float]: score of every predicted instance, by panoptic id.
@@ -173,8 +184,8 @@ class InstanceEvaluator:
         seg_map = as_label_map(seg_map, "seg_map")
         ins_map = as_label_map(ins_map, "ins_map")
         check_same_shape(seg_map, ins_map, "seg_map", "ins_map")
-        pred_labels, pred_scores, pred_index, pred_ids = self._pred_instances(seg_softmax,
-                                                                             pan_pred)
+        pred_labels, pred_scores, pred_index, pred_ids = self._pred_instances(
+            seg_softmax, pan_pred, center_heatmap)
         check_same_shape(pred_index, ins_map, "pan_pred", "ins_map")
         gt_labels, gt_index = _gt_instances(seg_map, ins_map)
         if ignore_mask is not None:
@@ -183,32 +194,14 @@ class InstanceEvaluator:
         self._add_image(gt_labels, gt_index, pred_labels, pred_scores, pred_index, ignore_mask)
         return {int(i): float(s) for i, s in zip(pred_ids, pred_scores)}
 
-    def _pred_instances(self, seg_softmax, pan_pred):
+    def _pred_instances(self, seg_softmax, pan_pred, center_heatmap=None):
         """Labels [P], scores [P], an index map (-1 = none) and panoptic ids [P] of the
         predicted instances."""
         pan_pred = as_label_map(pan_pred, "pan_pred")
-        if hasattr(seg_softmax, "numpy") and not isinstance(seg_softmax, np.ndarray):
-            seg_softmax = seg_softmax.numpy()
-        seg_softmax = np.asarray(seg_softmax)
-        if seg_softmax.ndim != 3 or seg_softmax.shape[1:] != pan_pred.shape:
-            raise ValueError("seg_softmax must be [C, H, W] with (H, W) = pan_pred's shape {}, "
-                             "got {}".format(tuple(pan_pred.shape), tuple(seg_softmax.shape)))
-        ids, index, counts = compact_ids(pan_pred)
-        keep = (ids >= self.label_divisor) & (ids % self.label_divisor != 0)
-        labels = ids[keep] // self.label_divisor
-        if labels.size and labels.max() >= seg_softmax.shape[0]:
-            raise ValueError("pan_pred holds instance id {} of class {} but seg_softmax has "
-                             "{} classes".format(int(ids[keep][labels.argmax()]),
-                                                 int(labels.max()), seg_softmax.shape[0]))
-        remap = np.full(ids.size, -1, dtype=np.int32)
-        remap[keep] = np.arange(labels.size, dtype=np.int32)
-        inst_index = np.take(remap, index)
-        # Sum each instance's own-class probability in one pass over its pixels.
-        pixels = np.flatnonzero(inst_index.ravel() >= 0)
-        owner = inst_index.ravel()[pixels]
-        probs = seg_softmax.reshape(seg_softmax.shape[0], -1)[labels[owner], pixels]
-        sums = np.bincount(owner, weights=probs.astype(np.float64), minlength=labels.size)
-        return labels, sums / counts[keep], inst_index, ids[keep]
+        labels, inst_index, counts, ids = _panoptic_instances(pan_pred, self.label_divisor)
+        scores = instance_scores(labels, inst_index, counts, seg_softmax, center_heatmap,
+                                 self.instance_score)
+        return labels, scores, inst_index, ids
 
     def _add_image(self, gt_labels, gt_index, pred_labels, pred_scores, pred_index,
                    ignore_mask):
@@ -293,6 +286,7 @@ class InstanceEvaluator:
         if not isinstance(other, InstanceEvaluator) or other.num_classes != self.num_classes \
                 or other.thing_list != self.thing_list \
                 or other.label_divisor != self.label_divisor \
+                or other.instance_score != self.instance_score \
                 or not np.array_equal(other.overlaps, self.overlaps):
             raise ValueError("can only merge an InstanceEvaluator with the same settings")
         self.gt_count += other.gt_count
@@ -345,6 +339,106 @@ class InstanceEvaluator:
             res["mAP50"] = float(np.mean(list(ap50.values()))) if ap50 else 0.0
             res["AP50"] = ap50
         return {"ins_seg": res}
+
+
+def check_instance_score(mode):
+    """Return ``mode`` if it is one of :data:`INSTANCE_SCORES`, else raise ValueError."""
+    if mode not in INSTANCE_SCORES:
+        raise ValueError("instance score must be one of {}, got {!r}".format(
+            list(INSTANCE_SCORES), mode))
+    return mode
+
+
+def instance_scores(labels, index, counts, seg_softmax=None, center_heatmap=None,
+                    mode=DEFAULT_INSTANCE_SCORE):
+    """Confidence of each predicted instance.
+
+    Modes:
+
+    - ``semantic`` (the reference's): the mean probability of the instance's class over its
+      pixels;
+    - ``center``: the centre heatmap at the instance's centroid (the mean row and column of
+      its pixels, each rounded down);
+    - ``semantic_x_center``: the product of the two (as detectron2's Panoptic-DeepLab).
+
+    Args:
+        labels (np.ndarray): [P] class of each instance.
+        index (np.ndarray): [H, W] instance index in [0, P), -1 where there is none.
+        counts (np.ndarray): [P] pixel count of each instance (> 0).
+        seg_softmax (np.ndarray | Tensor | None): [C, H, W] class probabilities (needed by
+            ``semantic`` and ``semantic_x_center``).
+        center_heatmap (np.ndarray | Tensor | None): [H, W] or [1, H, W] centre heatmap
+            (needed by ``center`` and ``semantic_x_center``).
+        mode (str): one of :data:`INSTANCE_SCORES`.
+
+    Returns:
+        np.ndarray: [P] float64 scores.
+
+    Raises:
+        ValueError: an unknown mode, a missing or wrongly sized map, or a class beyond
+            ``seg_softmax``'s.
+    """
+    check_instance_score(mode)
+    labels = np.asarray(labels, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.float64)
+    num = labels.size
+    pixels = np.flatnonzero(index.ravel() >= 0)
+    owner = index.ravel()[pixels]
+    scores = np.ones(num, dtype=np.float64)
+    if mode in ("semantic", "semantic_x_center"):
+        seg_softmax = _numpy_map(seg_softmax, "seg_softmax", 3, index.shape, mode)
+        if labels.size and labels.max() >= seg_softmax.shape[0]:
+            raise ValueError("an instance of class {} but seg_softmax has {} classes".format(
+                int(labels.max()), seg_softmax.shape[0]))
+        # Sum each instance's own-class probability in one pass over its pixels.
+        probs = seg_softmax.reshape(seg_softmax.shape[0], -1)[labels[owner], pixels]
+        scores = np.bincount(owner, weights=probs.astype(np.float64), minlength=num) / counts
+    if mode in ("center", "semantic_x_center"):
+        heatmap = _numpy_map(center_heatmap, "center_heatmap", 2, index.shape, mode)
+        rows, cols = np.divmod(pixels, index.shape[1])
+        centre_y = (np.bincount(owner, weights=rows, minlength=num) / counts).astype(np.int64)
+        centre_x = (np.bincount(owner, weights=cols, minlength=num) / counts).astype(np.int64)
+        scores = scores * heatmap[centre_y, centre_x].astype(np.float64)
+    return scores
+
+
+def _numpy_map(value, name, ndim, shape, mode):
+    """``value`` as a numpy array [..., H, W] of ``ndim`` dims (a leading 1 dropped)."""
+    if value is None:
+        raise ValueError("instance score {!r} needs {}".format(mode, name))
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    value = np.asarray(value)
+    if value.ndim == ndim + 1 and value.shape[0] == 1:
+        value = value[0]
+    if value.ndim != ndim or value.shape[-2:] != tuple(shape):
+        raise ValueError("{} must be [{}H, W] with (H, W) = the panoptic map's {}, got {}".format(
+            name, "C, " if ndim == 3 else "", tuple(shape), tuple(value.shape)))
+    return value
+
+
+def _panoptic_instances(pan_pred, label_divisor):
+    """Labels [P], an index map (-1 = none), pixel counts [P] and panoptic ids [P] of the
+    instances (``class * label_divisor + k``, k >= 1) of a panoptic map."""
+    ids, index, counts = compact_ids(pan_pred)
+    keep = (ids >= label_divisor) & (ids % label_divisor != 0)
+    labels = ids[keep] // label_divisor
+    remap = np.full(ids.size, -1, dtype=np.int32)
+    remap[keep] = np.arange(labels.size, dtype=np.int32)
+    return labels, np.take(remap, index), counts[keep], ids[keep]
+
+
+def panoptic_instance_scores(panoptic, seg_softmax=None, center_heatmap=None,
+                             mode=DEFAULT_INSTANCE_SCORE, label_divisor=1000):
+    """Score of every instance of a panoptic map (see :func:`instance_scores`).
+
+    Returns:
+        dict[int, float]: panoptic id -> score.
+    """
+    labels, index, counts, ids = _panoptic_instances(as_label_map(panoptic, "panoptic"),
+                                                     int(label_divisor))
+    scores = instance_scores(labels, index, counts, seg_softmax, center_heatmap, mode)
+    return {int(i): float(s) for i, s in zip(ids, scores)}
 
 
 def _gt_instances(seg_map, ins_map):

@@ -294,18 +294,21 @@ def decode_panoptic_ids(rgb):
 
 def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVISOR,
                   ignore_index=meta.IGNORE_INDEX, thing_list=meta.THING_LIST,
-                  class_names=meta.CLASS_NAMES):
+                  class_names=meta.CLASS_NAMES, scores=None):
     """Describe every segment of a panoptic map.
 
     Args:
         panoptic (np.ndarray): [H, W] integer panoptic ids.
         semantic_softmax (np.ndarray, optional): [C, H, W] class probabilities; when given, an
             instance's ``score`` is the mean probability of its class over its pixels.
+        scores (dict[int, float], optional): the score of each instance id, used instead of
+            ``semantic_softmax``'s (e.g. from
+            :func:`paddleseg_panoptic.evaluation.instance.panoptic_instance_scores`).
 
     Returns:
         list[dict]: in ascending id order, each ``{'id', 'category_id', 'category_name',
         'isthing', 'area', 'bbox': [x, y, w, h], 'score'}``; ``score`` is None for segments that
-        are not instances (id < label_divisor) or without ``semantic_softmax``.
+        are not instances (id < label_divisor) or without ``semantic_softmax`` and ``scores``.
     """
     panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
     ids, areas, inverse = unique_ids(panoptic)
@@ -329,7 +332,10 @@ def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVI
         rows, cols = boxes[index]
         is_instance = segment_id >= label_divisor
         score = None
-        if semantic_softmax is not None and is_instance:
+        if scores is not None and is_instance:
+            score = scores.get(int(segment_id))
+            score = None if score is None else round(float(score), 6)
+        elif semantic_softmax is not None and is_instance:
             score = round(float(score_sums[index] / area), 6)
         infos.append({
             "id": int(segment_id),
