@@ -6,6 +6,7 @@ See docs/training.md.
 """
 import argparse
 import os
+import signal
 import sys
 
 try:
@@ -14,11 +15,13 @@ except ImportError:  # running from a source checkout without installing the pac
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
     import paddleseg_panoptic  # noqa: F401
 
-from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
 from paddleseg_panoptic.core.train_amp import AMP_LEVELS, PRECISIONS  # noqa: E402
+from paddleseg_panoptic.core.train_guard import (TrainingError, TrainingInterrupted,  # noqa: E402
+                                                  handle_stop_signals)
 from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
 from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
 from paddleseg_panoptic.utils import cli  # noqa: E402
+from paddleseg_panoptic.utils.sample_guard import SampleError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -34,8 +37,9 @@ def parse_args(argv=None):
     parser.add_argument("--save_interval", type=int, default=1000,
                         help="iterations between checkpoints (one is also saved at the end)")
     parser.add_argument("--resume_model", default=None,
-                        help="checkpoint directory (save_dir/iter_N) to continue from, or "
-                        "'auto' for the newest complete checkpoint in --save_dir")
+                        help="checkpoint directory (save_dir/iter_N, or its model.pdparams) to "
+                        "continue from, or 'auto' for the newest checkpoint in --save_dir whose "
+                        "files all read back completely")
     parser.add_argument("--save_dir", default="./output",
                         help="directory for checkpoints, logs and the run records")
     parser.add_argument("--keep_checkpoint_max", type=int, default=5,
@@ -68,6 +72,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    handle_stop_signals()
     try:
         run_training(
             args.config, iters=args.iters, batch_size=args.batch_size,
@@ -77,9 +82,17 @@ def main(argv=None):
             do_eval=args.do_eval, log_iters=args.log_iters, use_vdl=args.use_vdl,
             device=args.device, seed=args.seed, precision=args.precision,
             amp_level=args.amp_level, use_ema=args.use_ema, **cli.postprocess_kwargs(args))
-    except (TrainingError, ConfigError, FileNotFoundError) as e:
+    except (TrainingError, ConfigError, FileNotFoundError, SampleError) as e:
         print("train.py: error: {}".format(e), file=sys.stderr, flush=True)
         return 1
+    except TrainingInterrupted as e:
+        print("train.py: {}".format(e), file=sys.stderr, flush=True)
+        return e.exit_code
+    except KeyboardInterrupt as e:  # before the first iteration
+        signum = getattr(e, "signum", signal.SIGINT)
+        print("train.py: interrupted before training started; nothing was saved",
+              file=sys.stderr, flush=True)
+        return 128 + signum
     return 0
 
 

@@ -54,13 +54,14 @@ def main(argv=None):
 
     from paddleseg_panoptic.core.evaluate import run_evaluation
     from paddleseg_panoptic.evaluation.report import official_comparison, write_json
+    from paddleseg_panoptic.utils.sample_guard import SampleError
 
     try:
         results = run_evaluation(
             args.config, args.model_path, num_workers=args.num_workers, device=args.device,
             opts=args.opts, official_dir=args.official, **cli.postprocess_kwargs(args),
             **cli.inference_kwargs(args, "--aug_eval"))
-    except (ValueError, FileNotFoundError) as e:   # bad config, weights, dataset or labels
+    except (ValueError, FileNotFoundError, SampleError) as e:  # bad config, weights or data
         print("val.py: error: {}".format(e), file=sys.stderr)
         return 2
     if paddle.distributed.get_rank() != 0:

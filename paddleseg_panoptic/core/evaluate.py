@@ -20,7 +20,11 @@ from paddleseg_panoptic.evaluation.semantic import SemanticEvaluator
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
 from paddleseg_panoptic.utils.device import set_device
-from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
+from paddleseg_panoptic.utils.distributed import (describe_failures, failures_of_all_ranks,
+                                                  get_rank, init_distributed)
+from paddleseg_panoptic.utils.paths import check_output_dir
+from paddleseg_panoptic.utils.sample_guard import (CatchSampleErrors, SampleError, collate,
+                                                   sample_failure)
 from paddleseg_panoptic.utils.weights import load_weights, resolve_model_path
 
 # IoU thresholds of AP (these exact float values); AP50 is the first of them.
@@ -145,15 +149,19 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
     Raises:
         ValueError: an empty dataset, or a prediction smaller than its labels (naming the
             image).
+        SampleError: a sample cannot be read (raised on every process, naming the file).
     """
     if len(dataset) == 0:
         raise ValueError("the validation dataset is empty")
     facts = DatasetFacts.from_dataset(dataset)
     world, rank = init_distributed(), get_rank()
     indices = list(range(rank, len(dataset), world))
-    subset = dataset if world == 1 else paddle.io.Subset(dataset, indices)
+    guarded = CatchSampleErrors(dataset)
+    subset = guarded if world == 1 else paddle.io.Subset(guarded, indices)
     loader = paddle.io.DataLoader(subset, batch_size=1, shuffle=False, drop_last=False,
-                                  num_workers=num_workers, return_list=True)
+                                  num_workers=num_workers, return_list=True, collate_fn=collate)
+    # Every process takes part in each step's check, also past the end of its own share.
+    steps = -(-len(dataset) // world)
     evaluators = Evaluators(facts, instance_score)
     tta = tta or TTA()
     was_training = model.training
@@ -166,7 +174,15 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
                         if world > 1 else "eval", unit="img")
     try:
         with paddle.no_grad():
-            for position, batch in enumerate(loader):
+            batches = iter(loader)
+            for position in range(steps):
+                batch = next(batches) if position < len(indices) else None
+                failures = failures_of_all_ranks(None if batch is None else
+                                                 sample_failure(batch))
+                if failures:
+                    raise SampleError(describe_failures(failures))
+                if batch is None:
+                    continue
                 index = indices[position]
                 name = image_name(dataset, index)
                 raw_semantic = _to_numpy(batch["raw_semantic"])[0]
@@ -257,6 +273,8 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
     cfg = Config(config, opts=opts)
     if cfg.val_dataset_class is None:
         raise ValueError("{} has no val_dataset".format(cfg.path))
+    if official_dir is not None:
+        check_output_dir(official_dir, "--official")
     dataset = cfg.val_dataset   # first: data errors before any weights are read
     tta = TTA.resolve(cfg.dic.get("test_config"), aug_eval, scales, flip_horizontal,
                       enable_key="aug_eval", source=cfg.path)

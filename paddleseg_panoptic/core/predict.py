@@ -42,6 +42,7 @@ from paddleseg_panoptic.utils.image_list import (  # noqa: F401  (part of this A
     IMAGE_SUFFIXES, ImageItem, ImageReadError, list_images, read_image)
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
+from paddleseg_panoptic.utils.paths import check_output_dir
 from paddleseg_panoptic.utils.weights import load_weights, resolve_model_path
 
 # What --outputs can choose, and the files (keys of output_paths) of each kind.
@@ -370,8 +371,9 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
                    top_k=defaults.TOP_K, device="auto", opts=None, progress=True,
                    aug_pred=False, scales=None, flip_horizontal=None,
                    instance_score=DEFAULT_INSTANCE_SCORE, outputs=OUTPUT_KINDS):
-    """What ``tools/predict.py`` does: list the images, build the model, load the weights
-    (both checked before any image is read), then predict this process's share.
+    """What ``tools/predict.py`` does: list the images, check ``save_dir`` can be written,
+    build the model, load the weights (all checked before any image is read), then predict
+    this process's share.
 
     Args:
         config (str): config path. ``model_path`` (a file, a folder or an http(s) URL)
@@ -388,6 +390,7 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
     """
     outputs = check_outputs(outputs)
     items = list_images(image_path, exclude_dir=save_dir)
+    check_output_dir(save_dir, "--save_dir")
     model, transforms, facts, tta = load_for_prediction(config, model_path, device, opts,
                                                         aug_pred, scales, flip_horizontal)
     world_size, rank = init_distributed(), get_rank()

@@ -2,8 +2,9 @@
 
 Order of the pieces at each iteration ``i`` (1-based)::
 
-    fetch batch -> reseed dropout -> forward (auto_cast with --precision) -> losses -> all
-    ranks agree the loss is finite -> backward -> optimizer step (loss scaling with fp16) ->
+    fetch batch -> reseed dropout -> all ranks agree every sample was read -> forward
+    (auto_cast with --precision) -> losses -> all ranks agree the loss is finite -> backward ->
+    optimizer step (loss scaling with fp16) -> all ranks agree the weights are finite ->
     scheduler step -> clear gradients -> EMA update (--use_ema) -> log (every log_iters)
     -> checkpoint (every save_interval and at the end, rank 0) -> evaluate (with do_eval,
        once past half of the iterations; the EMA weights with --use_ema) -> best_model by PQ
@@ -12,10 +13,11 @@ Everything printed goes to ``save_dir/train.log`` too, the log steps and evaluat
 ``save_dir/metrics.jsonl`` (``core/train_records.py``).
 
 The checkpoint comes before the evaluation so that a crash while evaluating still leaves it.
+The checks and what a stop looks like live in ``core/train_guard.py``.
 """
 import hashlib
-import math
 import os
+import signal
 import time
 
 import numpy as np
@@ -23,26 +25,25 @@ import paddle
 import paddle.distributed as dist
 from paddleseg.utils import logger
 
+from paddleseg_panoptic.core import train_guard as guard
 from paddleseg_panoptic.core.train_amp import MixedPrecision
 from paddleseg_panoptic.core.train_data import build_train_loader, seed_step
 from paddleseg_panoptic.core.train_ema import EMA_FILE, ModelEMA
+from paddleseg_panoptic.core.train_guard import TrainingError, TrainingInterrupted
 from paddleseg_panoptic.core.train_logging import TrainLogger
 from paddleseg_panoptic.core.train_records import METRICS_FILE, MetricsLog, logged_to_save_dir
 from paddleseg_panoptic.core.train_visuals import validation_panels
 from paddleseg_panoptic.losses import build_panoptic_loss
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils import checkpoint as ckpt
-from paddleseg_panoptic.utils.distributed import (all_reduce_max, barrier, broadcast_buffers,
-                                                  get_rank, get_world_size, unwrap_model)
+from paddleseg_panoptic.utils.distributed import (broadcast_buffers, get_rank, get_world_size,
+                                                  unwrap_model)
 
-__all__ = ["TrainingError", "train", "parameter_digest", "summarize_metrics"]
+__all__ = ["TrainingError", "TrainingInterrupted", "train", "parameter_digest",
+           "summarize_metrics"]
 
 _BATCH_KEYS = ("semantic", "semantic_weights", "center", "center_weights", "offset",
                "offset_weights")
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (empty epoch, non-finite loss, unusable checkpoint)."""
 
 
 def parameter_digest(model):
@@ -157,8 +158,11 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
         ``batch_cost`` and ``reader_cost`` (seconds) over the run's iterations but its first.
 
     Raises:
-        TrainingError: an epoch has no full global batch, the loss became non-finite, the
-            resume checkpoint is unusable, or the device cannot run ``precision``.
+        TrainingError: an epoch has no full global batch, a sample cannot be read, the loss or
+            the weights became non-finite, a checkpoint cannot be written, the resume
+            checkpoint is unusable, or the device cannot run ``precision``.
+        TrainingInterrupted: SIGINT (KeyboardInterrupt), or a signal made to raise
+            :class:`~paddleseg_panoptic.core.train_guard.Interrupted`.
     """
     if iters <= 0 or save_interval <= 0 or log_iters <= 0:
         raise ValueError("iters, save_interval and log_iters must be positive, got {}, {}, "
@@ -183,6 +187,8 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
     except ValueError as e:
         raise TrainingError(str(e)) from None
     iters_per_epoch = len(sampler)
+    if is_main:
+        ckpt.remove_leftovers(save_dir)
 
     # Resume before wrapping: the checkpoint holds the plain model's names.
     start_iter, best, last_ckpt = 0, None, None
@@ -254,7 +260,7 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                     if amp.scaler is not None:
                         state["grad_scaler"] = amp.state_dict()
                     last_ckpt = _save(plain_model, optimizer, save_dir, keep_checkpoint_max,
-                                      state, is_main, ema)
+                                      state, is_main, last_ckpt, ema)
                     if do_eval and 2 * iteration > iters:
                         kept = ema.model if ema is not None else plain_model
                         best = _evaluate_and_keep_best(kept, amp.for_inference(kept),
@@ -264,6 +270,9 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                 if iteration >= iters:
                     break
                 tic = time.perf_counter()
+    except KeyboardInterrupt as e:
+        raise TrainingInterrupted(iteration, last_ckpt,
+                                  getattr(e, "signum", signal.SIGINT)) from None
     finally:
         train_logger.close()
 
@@ -293,25 +302,20 @@ def _start_ema(model, resume_dir):
 
 
 def _train_step(model, loss_fn, optimizer, scheduler, batch, iteration, last_ckpt, amp):
-    """forward, losses, finiteness check (all ranks agree), backward, optimizer step,
-    scheduler step, clear gradients.
+    """forward, losses, backward, optimizer step, scheduler step, clear gradients; the
+    checks of ``core/train_guard.py`` around them (all ranks take the same branch, or the others
+    would wait forever in a collective).
 
     Returns:
         tuple: (dict of Python float losses, learning rate used by this step).
     """
+    guard.check_batch(batch, iteration)
     outputs = amp.forward(model, batch["image"])
     losses = loss_fn(outputs, {k: batch[k] for k in _BATCH_KEYS})
     values = {k: float(v) for k, v in losses.items()}
-    bad = 0.0 if all(math.isfinite(v) for v in values.values()) else 1.0
-    # Every rank must take the same branch, or the others would wait forever in all-reduce.
-    if all_reduce_max(bad) > 0:
-        raise TrainingError(
-            "Non-finite loss at iteration {} (this process: {}); training stopped before the "
-            "update. Last good checkpoint: {}. Lower the learning rate or check the data, then "
-            "resume with --resume_model.".format(
-                iteration, ", ".join("{}={}".format(k, v) for k, v in values.items()),
-                last_ckpt or "none (no checkpoint written yet)"))
+    guard.check_losses(values, iteration, last_ckpt)
     amp.backward_and_step(losses["total"], optimizer)
+    guard.check_state(unwrap_model(model), iteration, last_ckpt)
     lr = optimizer.get_lr()
     if scheduler is not None:
         scheduler.step()
@@ -329,26 +333,40 @@ def _evaluate_and_keep_best(model, runnable, val_dataset, post, num_workers, ite
     if best is None or metrics["PQ"] > best["PQ"]:
         best = {k: v for k, v in metrics.items() if k != "seconds"}
         best["iteration"] = iteration
+        error = None
         if get_rank() == 0:
-            ckpt.save_best_model(save_dir, model, best)
-            # The checkpoint just written must carry the new best for a later resume.
-            ckpt.update_state(last_ckpt, {"best": best})
-        barrier()
+            try:
+                ckpt.save_best_model(save_dir, model, best)
+                # The checkpoint just written must carry the new best for a later resume.
+                ckpt.update_state(last_ckpt, {"best": best})
+            except (OSError, ValueError) as e:
+                error = "{}; the checkpoint {} is complete".format(e, last_ckpt)
+        guard.check_save(error, os.path.join(save_dir, ckpt.BEST_DIR))
     train_logger.log_evaluation(iteration, metrics, best)
     return best
 
 
-def _save(model, optimizer, save_dir, keep_checkpoint_max, state, is_main, ema=None):
-    """Broadcast rank 0's buffers, write the checkpoint on rank 0, wait for it everywhere."""
+def _save(model, optimizer, save_dir, keep_checkpoint_max, state, is_main, previous,
+          ema=None):
+    """Broadcast rank 0's buffers, write the checkpoint on rank 0, wait for it everywhere.
+
+    A checkpoint that cannot be written (disk full, ...) stops the run on every process; the
+    previous one stays as it was.
+    """
     broadcast_buffers(model)
     extra = None
     if ema is not None:
         broadcast_buffers(ema.model)
         extra = {EMA_FILE: ema.state_dict()}
     path = os.path.join(save_dir, "iter_{}".format(state["iteration"]))
+    error = None
     if is_main:
-        path = ckpt.save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max,
-                                    extra_files=extra)
-        logger.info("Saved checkpoint {}".format(path))
-    barrier()
+        try:
+            path = ckpt.save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max,
+                                        extra_files=extra)
+            logger.info("Saved checkpoint {}".format(path))
+        except (OSError, ValueError) as e:
+            error = "{}; {}".format(e, "the previous checkpoint {} is unchanged".format(
+                previous) if previous else "no checkpoint was written before")
+    guard.check_save(error, path)
     return path

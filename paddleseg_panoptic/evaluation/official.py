@@ -21,11 +21,16 @@ Layout under ``out_dir`` (``{split}`` is e.g. ``val``)::
     instance/{id}_pred.txt, instance/masks/{id}_{segment id}.png
     semantic/{id}_pred_labelIds.png
     _segments/{id}.json      per-image segments (so several processes can add images)
-    _gt/                     label-id panoptic ground truth, made when the dataset lacks it
+    _gt/                     label-id panoptic ground truth, made when the dataset lacks it;
+                             _gt/source.json records what it was made from (rebuilt when the
+                             dataset's instanceIds PNGs change)
     _eval/{panoptic,instance,semantic}/   working folders: log.txt and result.json
 """
+import glob
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -83,6 +88,14 @@ def _label_id_lut():
     lut = np.zeros(256, np.uint8)
     lut[:NUM_CLASSES] = TRAIN_ID_TO_LABEL_ID
     return lut
+
+
+def _read_json_or_none(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def _imwrite(path, image):
@@ -309,21 +322,47 @@ class OfficialWriter:
             have = {a['image_id'] for a in gt['annotations']}
             return gt if label_ids and have.issuperset(image_ids) else None
 
+        gt = load_if_covering(os.path.join(self.dataset_root, 'gtFine'))
+        if gt is not None:
+            return gt, os.path.join(self.dataset_root, 'gtFine', base)
         cache = os.path.join(self.out_dir, '_gt')
-        for folder in (os.path.join(self.dataset_root, 'gtFine'), cache):
-            gt = load_if_covering(folder)
+        stamp_path = os.path.join(cache, 'source.json')
+        stamp = self._ground_truth_stamp()
+        if _read_json_or_none(stamp_path) == stamp:
+            gt = load_if_covering(cache)
             if gt is not None:
-                return gt, os.path.join(folder, base)
-        os.makedirs(cache, exist_ok=True)  # (re)make our copy from the instanceIds PNGs
+                return gt, os.path.join(cache, base)
+        elif os.path.isdir(cache):
+            print('official evaluation: {} was made from other ground truth files (or by an '
+                  'older version); making it again'.format(cache), flush=True)
+        # (Re)make our copy from the instanceIds PNGs; the stamp is written last, so an
+        # interrupted conversion is never taken for a finished one.
+        shutil.rmtree(cache, ignore_errors=True)
+        os.makedirs(cache)
         self._run_driver('make_gt', os.path.join(self.out_dir, '_eval', 'make_gt'),
                          {'gt_fine': os.path.join(self.dataset_root, 'gtFine'), 'out': cache,
                           'split': self.split}, None)
+        with open(stamp_path, 'w') as f:
+            json.dump(stamp, f, indent=1)
         gt = load_if_covering(cache)
         if gt is None:
             raise FileNotFoundError('panoptic ground truth made from {} lacks some of the '
                                     'images'.format(os.path.join(self.dataset_root, 'gtFine',
                                                                  self.split)))
         return gt, os.path.join(cache, base)
+
+    def _ground_truth_stamp(self):
+        """What the ``_gt`` copy is made from: the split and a SHA-256 over the name, size and
+        modification time of every ``gtFine/{split}/*/*_instanceIds.png``."""
+        split_dir = os.path.join(self.dataset_root, 'gtFine', self.split)
+        digest = hashlib.sha256()
+        files = sorted(glob.glob(os.path.join(split_dir, '*', '*_instanceIds.png')))
+        for path in files:
+            info = os.stat(path)
+            digest.update('{}\0{}\0{}\n'.format(os.path.relpath(path, split_dir), info.st_size,
+                                                 info.st_mtime_ns).encode())
+        return {'source': split_dir, 'split': self.split, 'files': len(files),
+                'sha256': digest.hexdigest()}
 
     def _run_driver(self, task, work, cfg, result, wait=True):
         """Starts one official script in a fresh interpreter with cwd ``work``."""

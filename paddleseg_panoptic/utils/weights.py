@@ -17,6 +17,44 @@ import paddle
 from paddleseg.utils import logger
 
 
+def nonfinite_keys(state):
+    """Names of the floating-point tensors of ``state`` that hold a NaN or an infinity.
+
+    Args:
+        state (dict | paddle.nn.Layer): name -> Tensor / ndarray, or a layer (its
+            ``state_dict()``: parameters, BatchNorm statistics and other buffers).
+
+    Returns:
+        list[str]: in ``state`` order; empty when everything is finite.
+    """
+    if isinstance(state, paddle.nn.Layer):
+        state = state.state_dict()
+    tensors, bad = [], set()
+    for name, value in state.items():
+        if isinstance(value, paddle.Tensor):
+            if paddle.is_floating_point(value):
+                tensors.append((name, value))
+        else:
+            array = np.asarray(value)
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                bad.add(name)
+    if tensors:
+        # A sum is finite only if every element is: one cheap reduction per tensor and one
+        # transfer for all of them. A finite tensor whose sum overflows is confirmed exactly.
+        sums = paddle.stack([value.sum().astype("float32") for _, value in tensors])
+        finite = paddle.isfinite(sums).numpy()
+        bad.update(name for (name, value), ok in zip(tensors, finite)
+                   if not ok and not bool(paddle.isfinite(value).all()))
+    return [name for name in state if name in bad]
+
+
+def describe_nonfinite(names, total, source):
+    """``'k of n tensors of SOURCE are not finite (NaN or inf), e.g. a, b, c (and 4 more)'``."""
+    more = " (and {} more)".format(len(names) - 3) if len(names) > 3 else ""
+    return "{} of {} tensors of {} are not finite (NaN or inf), e.g. {}{}".format(
+        len(names), total, source, ", ".join(names[:3]), more)
+
+
 class PretrainedWeightsError(RuntimeError):
     """A ``pretrained`` URL could not be fetched."""
 
@@ -143,6 +181,8 @@ def load_weights(model, path_or_state_dict, log=True, strict=False):
             hold one with another shape (for trained weights: evaluation, prediction).
             Checkpoint keys the model does not have are ignored either way.
 
+    Weights holding NaN or infinity are loaded, with a loud warning naming them.
+
     Returns:
         LoadReport: loaded, missing, unexpected and shape-mismatched keys.
 
@@ -172,6 +212,11 @@ def load_weights(model, path_or_state_dict, log=True, strict=False):
     new_state = dict(model_state)
     new_state.update((key, state[key]) for key in report.loaded)
     model.set_state_dict(new_state)
+    bad = nonfinite_keys({key: state[key] for key in report.loaded})
+    if bad:
+        logger.warning("!!! {}: every output of this model will be meaningless. These weights "
+                       "come from a diverged training run; use an earlier checkpoint. !!!".format(
+                           describe_nonfinite(bad, len(report.loaded), source)))
     if log:
         if report.complete:
             logger.info(report.summary())
