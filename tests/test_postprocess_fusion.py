@@ -250,6 +250,32 @@ def test_chain_argmax_ties_take_the_smallest_class_and_softmax_can_be_skipped():
     np.testing.assert_array_equal(out["panoptic"], [[1, 2, 2], [2, 2, 2], [2, 2, 255]])
 
 
+@pytest.mark.parametrize("pixel, want", [
+    ([0.0] * 6, 0),  # all equal: the first class
+    ([1.0, 0.0, 0.0, 0.0, 0.0, 1.0], 0),  # class 0 ties with the last class
+    ([2.0, 2.0, 1.0, 0.0, 0.0, 0.0], 0),  # class 0 ties with class 1
+    ([-1.0, 3.0, 0.0, 3.0, 0.0, 3.0], 1),  # three-way tie without class 0
+    ([-np.inf] * 6, 0),  # all -inf: equal, the first class
+    ([-np.inf, -np.inf, -5.0, -np.inf, -5.0, -np.inf], 2),  # -inf never wins against a number
+    ([np.inf, 0.0, 0.0, 0.0, 0.0, np.inf], 0),  # +inf ties
+])
+def test_chain_argmax_ties_match_numpy_and_paddle_argmax(pixel, want):
+    # Each pixel's class is the first class holding the maximum logit, as np.argmax and
+    # paddle.argmax give; numpy arrays, CPU tensors and paddle.argmax must agree.
+    logits = np.broadcast_to(np.array(pixel, np.float32)[:, None, None], (6, 3, 5)).copy()
+    kwargs = dict(thing_list=[3], label_divisor=1000, stuff_area=1, ignore_index=255,
+                  softmax=False)
+    zeros = np.zeros((1, 3, 5), np.float32), np.zeros((2, 3, 5), np.float32)
+    out = panoptic_postprocess(logits, *zeros, **kwargs)
+    np.testing.assert_array_equal(out["semantic"], np.full((3, 5), want))
+    np.testing.assert_array_equal(out["semantic"], logits.argmax(axis=0))
+    tensors = panoptic_postprocess(paddle.to_tensor(logits),
+                                   *(paddle.to_tensor(z) for z in zeros), **kwargs)
+    np.testing.assert_array_equal(tensors["semantic"].numpy(), np.full((3, 5), want))
+    np.testing.assert_array_equal(paddle.argmax(paddle.to_tensor(logits), axis=0).numpy(),
+                                  np.full((3, 5), want))
+
+
 def test_majority_counts_pixels_of_both_parities():
     # The histogram counts odd and even pixels separately and adds them: instance 1 has class
     # 12 on flat positions 1, 3 and 4 (odd, odd, even) and 11 on 0 and 2 (both even) -> 12

@@ -65,8 +65,8 @@ def _argmax_softmax_numpy(logits, size, softmax=True):
         rows = block.shape[1]
         peak = block.max(axis=0)
         lab, eq = label[:rows], equal[:rows]
-        lab.fill(0)
-        for c in range(num_classes - 1, 0, -1):  # the smallest equal class is written last
+        lab.fill(0)  # a pixel equal to none of the classes (NaN) keeps class 0
+        for c in range(num_classes - 1, -1, -1):  # the smallest equal class is written last
             np.equal(block[c], peak, out=eq)
             np.copyto(lab, c, where=eq)
         semantic[r:r + rows] = lab
