@@ -18,6 +18,7 @@ from paddleseg_panoptic.evaluation.report import summary_line, tables
 from paddleseg_panoptic.evaluation.semantic import SemanticEvaluator
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
+from paddleseg_panoptic.utils.arrays import to_numpy
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
 from paddleseg_panoptic.utils.weights import load_weights
@@ -87,10 +88,6 @@ class Evaluators:
         return out
 
 
-def _to_numpy(x):
-    return x.numpy() if isinstance(x, paddle.Tensor) else np.asarray(x)
-
-
 def _predict_one(model, image, raw_shape, name, facts, threshold, nms_kernel, top_k):
     outputs = model(image)
     semantic, center, offset = outputs[0], outputs[1], outputs[2]
@@ -105,7 +102,7 @@ def _predict_one(model, image, raw_shape, name, facts, threshold, nms_kernel, to
         label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
         ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
         top_k=top_k, output_size=raw_shape)
-    return {key: _to_numpy(result[key]) for key in ("semantic", "semantic_softmax", "panoptic")}
+    return {key: to_numpy(result[key]) for key in ("semantic", "semantic_softmax", "panoptic")}
 
 
 def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_k=TOP_K,
@@ -156,9 +153,9 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
             for position, batch in enumerate(loader):
                 index = indices[position]
                 name = image_name(dataset, index)
-                raw_semantic = _to_numpy(batch["raw_semantic"])[0]
-                raw_instance = _to_numpy(batch["raw_instance"])[0]
-                raw_panoptic = _to_numpy(batch["raw_panoptic"])[0]
+                raw_semantic = to_numpy(batch["raw_semantic"])[0]
+                raw_instance = to_numpy(batch["raw_instance"])[0]
+                raw_panoptic = to_numpy(batch["raw_panoptic"])[0]
                 if not raw_semantic.shape == raw_instance.shape == raw_panoptic.shape:
                     raise ValueError("image {}: raw labels differ in size: semantic {}, "
                                      "instance {}, panoptic {}".format(

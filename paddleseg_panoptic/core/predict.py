@@ -31,10 +31,12 @@ from paddleseg.utils import logger
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.postprocess import defaults
 from paddleseg_panoptic.utils import visualize as vis
+from paddleseg_panoptic.utils.arrays import to_numpy
 from paddleseg_panoptic.utils.image_list import (  # noqa: F401  (part of this API)
     IMAGE_SUFFIXES, ImageItem, ImageReadError, list_images, read_image)
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
+from paddleseg_panoptic.utils.panoptic_ids import id2rgb
 from paddleseg_panoptic.utils.weights import load_weights
 
 SIZE_DIVISOR = 32
@@ -110,14 +112,6 @@ def prepare_input(image_bgr, transforms, align_corners):
     return out
 
 
-def _to_numpy(value):
-    if value is None:
-        return None
-    if isinstance(value, paddle.Tensor):
-        return value.numpy()
-    return np.asarray(value)
-
-
 def predict_image(model, image_bgr, transforms, facts=DatasetFacts(),
                   threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL,
                   top_k=defaults.TOP_K):
@@ -141,13 +135,13 @@ def predict_image(model, image_bgr, transforms, facts=DatasetFacts(),
     semantic, center, offset = semantic[0], center[0], offset[0]
     if not semantic.place.is_gpu_place():
         # On CPU the chain runs in numpy; numpy in gives numpy out without copies back.
-        semantic, center, offset = semantic.numpy(), center.numpy(), offset.numpy()
+        semantic, center, offset = to_numpy(semantic), to_numpy(center), to_numpy(offset)
     result = panoptic_postprocess(
         semantic, center, offset, thing_list=list(facts.thing_list),
         label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
         ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
         top_k=top_k, output_size=(height, width))
-    return {key: _to_numpy(value) for key, value in result.items()}
+    return {key: to_numpy(value) for key, value in result.items()}
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -213,7 +207,7 @@ def save_outputs(result, image_bgr, save_dir, item, facts=DatasetFacts()):
     for kind, picture in pictures.items():
         vis.write_png(paths[kind], picture)
         vis.write_png(paths[kind + "_added"], vis.blend(rgb, picture, 0.5))
-    vis.write_png(paths["panoptic_ids"], vis.encode_panoptic_ids(panoptic))
+    vis.write_png(paths["panoptic_ids"], id2rgb(panoptic))
     file_name = item.rel + os.path.splitext(item.path)[1]
     vis.write_json(paths["segments"], segments_document(result, file_name, facts))
     return paths

@@ -9,7 +9,9 @@ AP50 (the 0.5 threshold, the first of that range) from the same tables.
 """
 import numpy as np
 
-from .tables import as_label_map, check_same_shape, compact_ids, intersection_table
+from paddleseg_panoptic.utils.panoptic_ids import compact_ids, instance_scores
+
+from .tables import as_label_map, check_same_shape, intersection_table
 
 
 def average_precision(is_true, scores, misses):
@@ -187,28 +189,9 @@ class InstanceEvaluator:
         """Labels [P], scores [P], an index map (-1 = none) and panoptic ids [P] of the
         predicted instances."""
         pan_pred = as_label_map(pan_pred, "pan_pred")
-        if hasattr(seg_softmax, "numpy") and not isinstance(seg_softmax, np.ndarray):
-            seg_softmax = seg_softmax.numpy()
-        seg_softmax = np.asarray(seg_softmax)
-        if seg_softmax.ndim != 3 or seg_softmax.shape[1:] != pan_pred.shape:
-            raise ValueError("seg_softmax must be [C, H, W] with (H, W) = pan_pred's shape {}, "
-                             "got {}".format(tuple(pan_pred.shape), tuple(seg_softmax.shape)))
-        ids, index, counts = compact_ids(pan_pred)
-        keep = (ids >= self.label_divisor) & (ids % self.label_divisor != 0)
-        labels = ids[keep] // self.label_divisor
-        if labels.size and labels.max() >= seg_softmax.shape[0]:
-            raise ValueError("pan_pred holds instance id {} of class {} but seg_softmax has "
-                             "{} classes".format(int(ids[keep][labels.argmax()]),
-                                                 int(labels.max()), seg_softmax.shape[0]))
-        remap = np.full(ids.size, -1, dtype=np.int32)
-        remap[keep] = np.arange(labels.size, dtype=np.int32)
-        inst_index = np.take(remap, index)
-        # Sum each instance's own-class probability in one pass over its pixels.
-        pixels = np.flatnonzero(inst_index.ravel() >= 0)
-        owner = inst_index.ravel()[pixels]
-        probs = seg_softmax.reshape(seg_softmax.shape[0], -1)[labels[owner], pixels]
-        sums = np.bincount(owner, weights=probs.astype(np.float64), minlength=labels.size)
-        return labels, sums / counts[keep], inst_index, ids[keep]
+        ids, labels, scores, index = instance_scores(pan_pred, self.label_divisor, seg_softmax,
+                                                     ("pan_pred", "seg_softmax"))
+        return labels, scores, index, ids
 
     def _add_image(self, gt_labels, gt_index, pred_labels, pred_scores, pred_index,
                    ignore_mask):

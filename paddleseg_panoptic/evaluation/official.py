@@ -37,6 +37,7 @@ from cityscapesscripts.helpers.labels import id2label
 
 from paddleseg_panoptic.datasets.meta import (IGNORE_INDEX, NUM_CLASSES, THING_LIST,
                                               TRAIN_ID_TO_LABEL_ID)
+from paddleseg_panoptic.utils.panoptic_ids import decode, has_instance, id2rgb, instance_scores
 
 TASKS = ('panoptic', 'instance', 'semantic')
 _EVAL_PKG = 'cityscapesscripts.evaluation.'
@@ -104,22 +105,10 @@ def segment_scores_from_softmax(panoptic, semantic_softmax, label_divisor=1000):
         dict[int, float]: instance panoptic id -> score.
     """
     panoptic = np.asarray(panoptic)
-    softmax = np.asarray(semantic_softmax)
-    if softmax.ndim != 3 or softmax.shape[1:] != panoptic.shape:
-        raise ValueError('semantic_softmax must be [C, H, W] with (H, W) = panoptic shape {}, got '
-                         '{}'.format(panoptic.shape, softmax.shape))
-    flat = panoptic.ravel().astype(np.int64)
-    if flat.size and flat.min() < 0:
+    if panoptic.size and panoptic.min() < 0:
         raise ValueError('panoptic has negative values')
-    counts = np.bincount(flat)
-    ids = np.nonzero(counts)[0]
-    ids = ids[(ids >= label_divisor) & (ids % label_divisor != 0)]
-    scores = {}
-    for cls in np.unique(ids // label_divisor):
-        sums = np.bincount(flat, weights=softmax[cls].ravel(), minlength=len(counts))
-        for i in ids[ids // label_divisor == cls].tolist():
-            scores[i] = float(sums[i] / counts[i])
-    return scores
+    ids, _, scores, _ = instance_scores(panoptic, label_divisor, semantic_softmax)
+    return dict(zip(ids.tolist(), scores.tolist()))
 
 
 class OfficialWriter:
@@ -207,8 +196,8 @@ class OfficialWriter:
         for value in np.nonzero(areas)[0].tolist():
             if value == IGNORE_INDEX:
                 continue
-            cls = value // self.label_divisor if value >= self.label_divisor else value
-            k = value % self.label_divisor if value >= self.label_divisor else None
+            cls, k = (int(v) for v in decode(value, self.label_divisor))
+            k = k if has_instance(value, self.label_divisor) else None
             if not 0 <= cls < NUM_CLASSES or (k is not None and k >= 1000):
                 raise ValueError('{}: panoptic value {} is not class * {} + k with a train id '
                                  'class and k < 1000'.format(image_id, value, self.label_divisor))
@@ -219,9 +208,9 @@ class OfficialWriter:
                              'area': int(areas[value]), 'iscrowd': 0, 'value': value,
                              'train_id': cls, 'instance': k is not None and k > 0})
         ids = official_ids[flat].reshape(panoptic.shape)
-        # cv2 writes BGR: blue = id // 256^2, green = id // 256 % 256, red = id % 256.
-        bgr = np.stack([ids // 65536, ids // 256 % 256, ids % 256], axis=-1).astype(np.uint8)
-        _imwrite(os.path.join(self.panoptic_dir, image_id + '_panoptic.png'), bgr)
+        # cv2 writes BGR.
+        _imwrite(os.path.join(self.panoptic_dir, image_id + '_panoptic.png'),
+                 np.ascontiguousarray(id2rgb(ids)[..., ::-1]))
         return segments
 
     def _write_instances(self, image_id, panoptic, segments, segment_scores):
