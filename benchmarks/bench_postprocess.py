@@ -3,7 +3,7 @@
 Synthetic but realistic-looking network outputs (19 classes, stuff bands, K thing instances with
 Gaussian centre peaks and noisy offsets pointing at their centres) at 1024x2048. For each K:
 
-- ``postprocess``: SPEC 6 steps 2-4 from the semantic map (centres, grouping, fusion);
+- ``postprocess``: post-processing steps 2-4 (docs/postprocess.md) from the semantic map (centres, grouping, fusion);
 - ``chain``: ``panoptic_postprocess`` from the logits (argmax and softmax included);
 
 for the package and for a dense version written here the way the reference works (a K x H*W

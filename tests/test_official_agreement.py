@@ -27,7 +27,7 @@ def softmax_for(pan, scores):
 
 
 def raw_instance(raw_panoptic):
-    """raw_instance of SPEC 3: 1, 2, ... in ascending id order for the instance segments."""
+    """raw_instance (docs/data.md): 1, 2, ... in ascending id order for the instance segments."""
     ids = np.unique(raw_panoptic[(raw_panoptic >= 1000) & (raw_panoptic != 255)])
     out = np.zeros(raw_panoptic.shape, np.int64)
     for k, value in enumerate(ids, start=1):

@@ -55,7 +55,7 @@ def draw(layout):
 
 
 def train_space(inst):
-    """Our raw evaluation labels (SPEC 3) made from an instanceIds map."""
+    """Our raw evaluation labels (docs/data.md) made from an instanceIds map."""
     label = np.where(inst >= 1000, inst // 1000, inst)
     lut = np.full(256, 255, np.int64)
     lut[list(TRAIN_ID_TO_LABEL_ID)] = np.arange(len(TRAIN_ID_TO_LABEL_ID))
@@ -118,7 +118,7 @@ def perturbed(labels):
 
 
 def slow_pq(preds, labels):
-    """Straight per-segment PQ in train-id space, as SPEC section 7 defines it."""
+    """Straight per-segment PQ in train-id space, as docs/evaluation.md defines it."""
     stats = np.zeros((19, 4))  # iou, tp, fp, fn
     for image_id, (pred, _, _) in preds.items():
         gt = labels[image_id][1]

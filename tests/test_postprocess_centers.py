@@ -16,7 +16,7 @@ def heatmap(height, width, peaks):
 
 
 def slow_centers(hmp, threshold, nms_kernel, top_k):
-    """Obvious version of SPEC 6.2: explicit window loops, zero padding, sorted cut-off."""
+    """Obvious version of centre finding (docs/postprocess.md, step 2): explicit window loops, zero padding, sorted cut-off."""
     h = np.where(hmp[0] > threshold, hmp[0], 0).astype(np.float32)
     height, width = h.shape
     r = (nms_kernel - 1) // 2

@@ -12,7 +12,7 @@ IGNORE = 255
 
 
 def slow_merge(semantic, instance, label_divisor, thing_list, stuff_area, ignore_index):
-    """Obvious version of SPEC 6.4: one whole-image mask per instance id and per stuff class."""
+    """Obvious version of fusion (docs/postprocess.md, step 4): one whole-image mask per instance id and per stuff class."""
     pan = np.full_like(semantic, ignore_index)
     thing = np.isin(semantic, thing_list)
     counters = {}

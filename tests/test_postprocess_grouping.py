@@ -8,7 +8,7 @@ from paddleseg_panoptic.postprocess.grouping import _group_numpy, _group_paddle
 
 
 def slow_group(ctr, offsets, mask=None):
-    """Obvious version of SPEC 6.3: one pixel at a time, float32 distance to every centre."""
+    """Obvious version of grouping (docs/postprocess.md, step 3): one pixel at a time, float32 distance to every centre."""
     _, height, width = offsets.shape
     out = np.zeros((1, height, width), np.int64)
     f = np.float32

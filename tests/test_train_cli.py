@@ -139,7 +139,8 @@ def test_dataset_smaller_than_a_batch_is_a_clear_error(toy_cityscapes_root, tmp_
     assert not os.path.isdir(tmp_path / "out" / "iter_2")
 
 
-def test_help_lists_every_flag(capsys):
+def test_help_lists_every_flag(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(os.path.dirname(TOOL))  # as when run as a script
     spec = importlib.util.spec_from_file_location("train_tool", TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
@@ -153,7 +154,7 @@ def test_help_lists_every_flag(capsys):
                  "--top_k", "--device", "--seed", "--opts"):
         assert flag in out, flag
     args = tool.parse_args(["--config", "x.yml"])
-    # SPEC section 5 defaults; post-processing from postprocess/defaults.py.
+    # the training defaults (docs/training.md); post-processing from postprocess/defaults.py.
     assert (args.save_interval, args.keep_checkpoint_max, args.num_workers, args.log_iters,
             args.save_dir) == (1000, 5, 0, 10, "./output")
     assert (args.threshold, args.nms_kernel, args.top_k) == (0.1, 7, 200)

@@ -2,7 +2,7 @@
 
 Images of any size are normalised like the validation data, padded at the bottom / right to a
 size the network handles, predicted, post-processed on the full padded output and cropped back
-(SPEC section 6). Under ``paddle.distributed.launch`` every process takes the images
+(docs/postprocess.md). Under ``paddle.distributed.launch`` every process takes the images
 ``i % world_size == rank``.
 
 Per image (``<rel>`` = the image path relative to the input folder, suffix dropped), under

@@ -1,4 +1,4 @@
-"""Cityscapes panoptic segmentation in train-id space (SPEC section 3)."""
+"""Cityscapes panoptic segmentation in train-id space (docs/data.md)."""
 import json
 import os
 
@@ -16,7 +16,6 @@ from paddleseg_panoptic.transforms.target_generator import PanopticTargetGenerat
 
 TRAIN_KEYS = ("image", "semantic", "semantic_weights", "center", "center_weights", "offset",
               "offset_weights", "foreground")
-VAL_KEYS = ("image", "raw_semantic", "raw_instance", "raw_panoptic", "index")
 _LABEL_SUFFIX = "_gtFine_panoptic.png"
 
 

@@ -1,4 +1,4 @@
-"""Cityscapes-style instance AP as the reference defines it (SPEC section 7).
+"""Cityscapes-style instance AP as the reference defines it (docs/evaluation.md).
 
 Units: AP values in the result dictionary are percentages (0-100).
 

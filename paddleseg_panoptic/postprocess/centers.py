@@ -1,4 +1,5 @@
-"""Instance centre finding: threshold, non-maximum suppression and strict top-k (SPEC 6.2)."""
+"""Instance centre finding: threshold, non-maximum suppression and strict top-k (docs/postprocess.md,
+step 2)."""
 import numbers
 
 import numpy as np
@@ -99,7 +100,7 @@ def _find_centers_numpy(hmp, threshold, nms_kernel, top_k):
     values = inner[n, py, px]
     py += ty[n] * t
     px += tx[n] * t
-    order = np.argsort(py * width + px, kind="stable")  # row-major, as the SPEC lists them
+    order = np.argsort(py * width + px, kind="stable")  # centres are listed in row-major order
     py, px, values = py[order], px[order], values[order]
     if top_k is not None and values.size >= top_k:
         # t = top_k-th largest value of the suppressed map (its zeros rank below every peak

@@ -1,4 +1,4 @@
-"""Fusion of the semantic and instance maps into a panoptic map (SPEC 6.4).
+"""Fusion of the semantic and instance maps into a panoptic map (docs/postprocess.md, step 4).
 
 Instead of one whole-image mask per instance and per stuff class, a single joint histogram of
 (instance id, class) over all pixels gives every instance's majority class (its thing-class

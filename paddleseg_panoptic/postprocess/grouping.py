@@ -1,4 +1,5 @@
-"""Pixel grouping: every (thing) pixel joins the centre nearest to its voted location (SPEC 6.3).
+"""Pixel grouping: every (thing) pixel joins the centre nearest to its voted location (docs/postprocess.md,
+step 3).
 
 The rule, for pixel (y, x) with offset (dy, dx): in float32, vy = y + dy and vx = x + dx; the
 distance to centre (cy, cx) is sqrt((cy - vy)^2 + (cx - vx)^2) with every operation rounded to

@@ -1,4 +1,4 @@
-"""The whole post-processing chain for one image, from the three network outputs (SPEC 6)."""
+"""The whole post-processing chain for one image, from the three network outputs (docs/postprocess.md)."""
 import numpy as np
 import paddle
 import paddle.nn.functional as F

@@ -1,4 +1,4 @@
-"""Nearest-centre ids by table look-up: the numpy fast path of pixel grouping (SPEC 6.3).
+"""Nearest-centre ids by table look-up: the numpy fast path of pixel grouping.
 
 The image is cut into square cells. A small table holds, for each cell, the 1-based id of the
 centre that is strictly nearest to every point of the cell, or -1 where that is not certain

@@ -1,4 +1,4 @@
-"""Evaluation labels made from a panoptic PNG as stored on disk (SPEC section 3).
+"""Evaluation labels made from a panoptic PNG as stored on disk (docs/data.md).
 
 Each function is one pass over the image through a pixel -> segment index map, so the cost does
 not grow with the number of segments.

@@ -6,8 +6,8 @@ collective.
 import paddle
 import paddle.distributed as dist
 
-__all__ = ["get_rank", "get_world_size", "is_main_process", "init_distributed", "barrier",
-           "broadcast_buffers", "all_reduce_max", "unwrap_model"]
+__all__ = ["get_rank", "get_world_size", "init_distributed", "barrier", "broadcast_buffers",
+           "all_reduce_max", "unwrap_model"]
 
 _INITIALISED = False
 
@@ -20,10 +20,6 @@ def get_rank():
 def get_world_size():
     """Number of launched processes (1 when not launched in parallel)."""
     return dist.get_world_size()
-
-
-def is_main_process():
-    return get_rank() == 0
 
 
 def init_distributed():
