@@ -1,26 +1,12 @@
-"""Pixel grouping and instance segmentation: hand-made votes, then random ones vs a slow version."""
+"""Pixel grouping and instance segmentation: hand-made votes, then random ones vs the reference
+implementation."""
 import numpy as np
 import paddle
 import pytest
 
 from paddleseg_panoptic.postprocess import get_instance_segmentation, group_pixels
+from paddleseg_panoptic.postprocess import reference
 from paddleseg_panoptic.postprocess.grouping import _group_numpy, _group_paddle
-
-
-def slow_group(ctr, offsets, mask=None):
-    """Obvious version of grouping (docs/postprocess.md, step 3): one pixel at a time, float32 distance to every centre."""
-    _, height, width = offsets.shape
-    out = np.zeros((1, height, width), np.int64)
-    f = np.float32
-    for y in range(height):
-        for x in range(width):
-            if mask is not None and not mask[y, x]:
-                continue
-            vy = f(y) + f(offsets[0, y, x])
-            vx = f(x) + f(offsets[1, y, x])
-            dist = [np.sqrt(f(f(f(cy) - vy) ** 2) + f(f(f(cx) - vx) ** 2)) for cy, cx in ctr]
-            out[0, y, x] = int(np.argmin(dist)) + 1  # first index on ties
-    return out
 
 
 def test_zero_offsets_split_at_the_midline_first_centre_on_ties():
@@ -83,15 +69,15 @@ def random_case(rng, height, width, k):
     return ctr, off.astype(np.float32), mask
 
 
-def test_random_equals_slow_and_paths_agree():
+def test_random_equals_reference_and_paths_agree():
     rng = np.random.default_rng(2)
     for _ in range(12):
         height, width = rng.integers(5, 21, size=2)
         ctr, off, mask = random_case(rng, height, width, int(rng.integers(2, 12)))
-        want = slow_group(ctr, off, mask)
+        want = reference.group_pixels(ctr, off, mask)
         np.testing.assert_array_equal(group_pixels(ctr, off, mask), want)
         # Unmasked, numpy in / numpy out and paddle in / paddle out.
-        want_all = slow_group(ctr, off)
+        want_all = reference.group_pixels(ctr, off)
         np.testing.assert_array_equal(group_pixels(ctr, off), want_all)
         got = group_pixels(paddle.to_tensor(ctr), paddle.to_tensor(off))
         assert isinstance(got, paddle.Tensor) and got.dtype == paddle.int64
@@ -143,9 +129,9 @@ def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, ban
     # above and below their band, outside the image, non-finite, and on cell borders; selected
     # by a mask, by classes (one of them negative: an error) or not at all. Both ways of
     # writing the ids: remap straight into the int64 output, and through int32.
-    from paddleseg_panoptic.postprocess import lookup
-    monkeypatch.setattr(lookup, "_BAND_PIXELS", band)
-    monkeypatch.setattr(lookup, "_REMAP_INT64", int64_remap)
+    from paddleseg_panoptic.postprocess import _limits, lookup
+    monkeypatch.setattr(_limits, "LOOKUP_BAND_PIXELS", band)
+    monkeypatch.setattr(lookup, "remap_copies_int64", lambda: int64_remap)
     rng = np.random.default_rng(11)
     for i in range(10):
         height, width = rng.integers(6, 40, size=2)
@@ -220,23 +206,9 @@ def test_large_masked_grouping_matches_dense_and_output_is_a_plain_array():
     np.testing.assert_array_equal(got, _group_numpy(ctr, off, mask, method="dense"))
 
 
-def test_scratch_arrays_are_reused_per_name_and_released():
-    from paddleseg_panoptic.postprocess import _arrays, release_scratch
-    a = _arrays.scratch("test_buf", (4, 5), np.float32)
-    b = _arrays.scratch("test_buf", (2, 3), np.float32)  # smaller: the same memory
-    assert a.shape == (4, 5) and b.shape == (2, 3) and np.shares_memory(a, b)
-    c = _arrays.scratch("test_buf", (5, 5), np.float32)  # larger: a new buffer
-    assert c.shape == (5, 5) and not np.shares_memory(a, c)
-    assert np.shares_memory(_arrays.scratch("test_buf", (5, 5), np.float32), c)
-    assert not np.shares_memory(_arrays.scratch("test_buf", (2,), np.int64), c)  # new dtype
-    c = _arrays.scratch("test_buf", (5, 5), np.float32)
-    release_scratch()  # forgotten: the next request allocates anew
-    assert not np.shares_memory(_arrays.scratch("test_buf", (5, 5), np.float32), c)
-
-
-def test_grouping_from_threads_restores_the_opencv_thread_count():
-    # The look-up runs OpenCV on the calling thread only; overlapping calls from several
-    # threads give the same ids as one call, and the process-wide thread count comes back.
+def test_grouping_from_threads_gives_the_ids_of_one_call():
+    # Grouping keeps no state between calls: overlapping calls from several threads give the
+    # same ids as one call and leave OpenCV's process-wide thread count alone.
     import threading
 
     import cv2

@@ -5,8 +5,6 @@ same kind. numpy inputs and paddle CPU tensors run the numpy implementations (on
 the fastest exact ones); tensors on an accelerator run paddle implementations that stay on the
 device.
 """
-import threading
-
 import numpy as np
 
 from paddleseg_panoptic.utils.arrays import (  # noqa: F401  (the dispatch, used as _arrays.*)
@@ -99,30 +97,3 @@ def zeros_aligned(size, dtype):
     out = empty_aligned(size, dtype)
     out.fill(0)
     return out
-
-
-_SCRATCH = threading.local()
-
-
-def scratch(name, shape, dtype):
-    """Reusable per-thread work array ``name`` of ``shape`` (contents undefined).
-
-    Band buffers of the post-processing are requested on every image; keeping them (a few
-    MiB) saves allocating fresh pages, which costs as much as filling them. The array is
-    valid until the next request of the same name in the same thread, so a name belongs to
-    one function, which must not hand the array out.
-    """
-    buffers = getattr(_SCRATCH, "buffers", None)
-    if buffers is None:
-        buffers = _SCRATCH.buffers = {}
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape))
-    buf = buffers.get(name)
-    if buf is None or buf.dtype != dtype or buf.size < size:
-        buf = buffers[name] = np.empty(size, dtype=dtype)
-    return buf[:size].reshape(shape)
-
-
-def release_scratch():
-    """Free this thread's work arrays (see :func:`scratch`)."""
-    _SCRATCH.buffers = {}

@@ -1,18 +1,18 @@
-"""Instance centre finding: threshold, non-maximum suppression and strict top-k (docs/postprocess.md,
-step 2)."""
+"""Instance centre finding: threshold, non-maximum suppression and strict top-k.
+
+The rule is step 2 of docs/postprocess.md ("Algorithm").
+"""
 import numbers
 
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from . import _arrays
+from . import _arrays, _limits
 from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
 
 __all__ = ["find_instance_center"]
 
-# Side of the square tiles of the numpy non-maximum suppression.
-_TILE = 32
 
 
 def _check_args(threshold, nms_kernel, top_k):
@@ -76,7 +76,7 @@ def _find_centers_numpy(hmp, threshold, nms_kernel, top_k):
     # changing the centres. The map is cut into tiles and only tiles holding such a value
     # (with a halo of the window radius) are filtered, so sparse heatmaps are cheap.
     above = np.float32(max(threshold, 0.0))
-    t = _TILE
+    t = _limits.NMS_TILE
     r = (nms_kernel - 1) // 2
     ty, tx = np.nonzero(_tiles_above(h, t, above))
     if ty.size == 0:
