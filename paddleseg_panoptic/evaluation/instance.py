@@ -6,7 +6,14 @@ The evaluator keeps, per image, one (ground-truth instance x predicted instance)
 table and evaluates every IoU threshold from it at once. Built with
 ``overlaps=numpy.arange(0.5, 1.0, 0.05)`` it reports both AP (mean over the thresholds) and
 AP50 (the 0.5 threshold, the first of that range) from the same tables.
+
+The reference's calling convention (``convert_pred_map``, ``convert_gt_map`` and ``update`` on
+lists of masks) ends in the same tables: the converters remember which index map each of their
+(read-only) masks was cut from, and ``update`` reads the index map back instead of stacking the
+masks.
 """
+import weakref
+
 import numpy as np
 
 from paddleseg_panoptic.utils.panoptic_ids import compact_ids, instance_scores
@@ -94,13 +101,14 @@ class InstanceEvaluator:
 
         Returns:
             list: ``[(label, mask [H, W] bool), ...]`` in ascending instance id; label is the
-            semantic id of the instance's first pixel in row-major order.
+            semantic id of the instance's first pixel in row-major order. The masks are
+            read-only.
         """
         seg_map = as_label_map(seg_map, "seg_map")
         ins_map = as_label_map(ins_map, "ins_map")
         check_same_shape(seg_map, ins_map, "seg_map", "ins_map")
-        labels, masks = _gt_instances(seg_map, ins_map)
-        return [(int(label), masks == k) for k, label in enumerate(labels)]
+        labels, index = _gt_instances(seg_map, ins_map)
+        return list(zip(labels.tolist(), _masks_of(index, labels.size)))
 
     def convert_pred_map(self, seg_softmax, pan_pred):
         """Predicted instances of one image.
@@ -112,11 +120,10 @@ class InstanceEvaluator:
 
         Returns:
             list: ``[(label, score, mask [H, W] bool), ...]`` in ascending panoptic id; score is
-            the mean probability of ``label`` over the mask.
+            the mean probability of ``label`` over the mask. The masks are read-only.
         """
         labels, scores, index, _ = self._pred_instances(seg_softmax, pan_pred)
-        return [(int(label), float(score), index == k)
-                for k, (label, score) in enumerate(zip(labels, scores))]
+        return list(zip(labels.tolist(), scores.tolist(), _masks_of(index, labels.size)))
 
     def update(self, preds, gts, ignore_mask=None):
         """Add one image given as instance lists (the reference's calling convention).
@@ -126,21 +133,21 @@ class InstanceEvaluator:
             gts (list): ``[(label, mask [H, W]), ...]``.
             ignore_mask (np.ndarray | None): [H, W] bool, True on void pixels.
         """
-        pred_masks = [np.asarray(m).astype(bool) for _, _, m in preds]
-        gt_masks = [np.asarray(m).astype(bool) for _, m in gts]
+        pred_masks = [np.asarray(m, dtype=bool) for _, _, m in preds]
+        gt_masks = [np.asarray(m, dtype=bool) for _, m in gts]
         pred_labels = np.array([int(p[0]) for p in preds], dtype=np.int64)
         pred_scores = np.array([float(p[1]) for p in preds], dtype=np.float64)
         gt_labels = np.array([int(g[0]) for g in gts], dtype=np.int64)
         shapes = {m.shape for m in pred_masks + gt_masks}
         if ignore_mask is not None:
-            ignore_mask = np.asarray(ignore_mask).astype(bool)
+            ignore_mask = np.asarray(ignore_mask, dtype=bool)
             shapes.add(ignore_mask.shape)
         if len(shapes) > 1:
             raise ValueError("masks and ignore_mask must share one shape, got {}".format(
                 sorted(shapes)))
         shape = shapes.pop() if shapes else (0,)
-        pred_index = _stack_disjoint(pred_masks, shape)
-        gt_index = _stack_disjoint(gt_masks, shape)
+        pred_index = _index_of(pred_masks, shape)
+        gt_index = _index_of(gt_masks, shape)
         if pred_index is not None and gt_index is not None:
             # Disjoint masks (always the case for maps from convert_*): one-bincount tables.
             self._add_image(gt_labels, gt_index, pred_labels, pred_scores, pred_index,
@@ -350,11 +357,58 @@ def _gt_instances(seg_map, ins_map):
     return labels.astype(np.int64), gt_index
 
 
-def _stack_disjoint(masks, shape):
-    """Index map (-1 = none) of pairwise disjoint masks, or None when two masks overlap."""
+# Index maps of the masks made by the converters, by id of each mask's read-only buffer:
+# (weak reference to the buffer, index map, position, masks cut from the map). An entry goes
+# with its buffer; it only saves work, and a mask it knows is unchanged (read-only).
+_MASK_SOURCES = {}
+
+
+def _masks_of(index, count):
+    """Read-only [H, W] bool masks ``index == k`` for k < count, recorded for :func:`_index_of`.
+
+    Each mask is written from its own pixels only (fresh zero pages are free until touched),
+    so the cost follows the instances' area rather than count x image size.
+    """
+    flat = index.ravel()
+    pixels = np.flatnonzero(flat >= 0)
+    owner = flat[pixels].astype(np.int16 if count < 2 ** 15 else np.int64)
+    order = np.argsort(owner, kind="stable")  # a radix sort on int16
+    bounds = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=count), out=bounds[1:])
+    pixels = pixels[order]
+    masks = []
+    for k in range(count):
+        buffer = np.zeros(flat.size, dtype=bool)
+        buffer[pixels[bounds[k]:bounds[k + 1]]] = True
+        buffer.flags.writeable = False  # views of it cannot be made writeable either
+        key = id(buffer)
+        _MASK_SOURCES[key] = (weakref.ref(buffer), index, k, count)
+        weakref.finalize(buffer, _MASK_SOURCES.pop, key, None)
+        masks.append(buffer.reshape(index.shape))
+    return masks
+
+
+def _index_of(masks, shape):
+    """Index map (-1 = none, read-only) of pairwise disjoint masks, or None when two overlap.
+
+    Masks that are all distinct, unchanged masks of one converter call are read back from the
+    converter's index map; any other list is stacked mask by mask.
+    """
+    sources = [_MASK_SOURCES.get(id(m.base)) for m in masks]
+    if masks and all(s is not None and s[0]() is m.base and s[1] is sources[0][1]
+                     and m.shape == shape for s, m in zip(sources, masks)) \
+            and len({s[2] for s in sources}) == len(masks):
+        source = sources[0][1]
+        if [s[2] for s in sources] == list(range(sources[0][3])):  # the converter's whole list
+            return source
+        remap = np.full(sources[0][3] + 1, -1, dtype=np.int32)  # index -1 -> slot 0
+        remap[[s[2] + 1 for s in sources]] = np.arange(len(masks), dtype=np.int32)
+        return np.take(remap, source + 1)
     stacked = np.zeros(shape, dtype=np.int32)
     for k, mask in enumerate(masks):
-        if np.any(stacked[mask]):
-            return None
-        stacked[mask] = k + 1
-    return stacked - 1
+        np.copyto(stacked, k + 1, where=mask)
+    # Disjoint exactly when the union is as large as the masks together.
+    if np.count_nonzero(stacked) != sum(np.count_nonzero(m) for m in masks):
+        return None
+    stacked -= 1
+    return stacked

@@ -1,8 +1,8 @@
 """Whole-image counting helpers shared by the evaluators.
 
 Every evaluator reduces an image to small tables: the distinct ids of a label map with their
-pixel counts (:func:`~paddleseg_panoptic.utils.panoptic_ids.compact_ids`), and the (ground-truth segment x predicted segment) intersection counts. Both are
-built with one ``numpy.bincount`` over the whole image instead of one boolean mask per segment,
+pixel counts (:func:`~paddleseg_panoptic.utils.panoptic_ids.compact_ids`), and the
+(ground-truth segment x predicted segment) intersection counts. Both are built with one ``numpy.bincount`` over the whole image instead of one boolean mask per segment,
 so the cost is a few passes over the pixels whatever the number of segments.
 """
 import numpy as np
