@@ -196,13 +196,15 @@ def test_chain_equals_the_reference_implementation():
 
 
 def test_chain_paddle_device_implementation_matches_numpy():
-    from paddleseg_panoptic.postprocess.inference import _chain_numpy, _chain_paddle
+    from paddleseg_panoptic.postprocess.inference import _chain_paddle
     rng = np.random.default_rng(6)
     logits = rng.standard_normal((14, 16, 20)).astype(np.float32)
     hmp = (rng.random((1, 16, 20)) ** 4).astype(np.float32)
     off = (rng.standard_normal((2, 16, 20)) * 3).astype(np.float32)
     args = (THINGS, 1000, 4, IGNORE, 0.1, 3, 6, (13, 17), True)
-    want = _chain_numpy(logits, hmp, off, *args)
+    want = panoptic_postprocess(logits, hmp, off, thing_list=THINGS, label_divisor=1000,
+                                stuff_area=4, ignore_index=IGNORE, threshold=0.1, nms_kernel=3,
+                                top_k=6, output_size=(13, 17))
     got = _chain_paddle(paddle.to_tensor(logits), paddle.to_tensor(hmp), paddle.to_tensor(off),
                         *args)
     for key in ("semantic", "instance", "panoptic", "center_heatmap", "centers"):

@@ -95,8 +95,8 @@ def test_chunked_pruned_and_dense_paths_agree_bit_for_bit():
         ctr, off, mask = random_case(rng, height, width, int(rng.integers(2, 40)))
         if i % 10 == 0:  # non-finite and far-away votes take the dense rule
             off[0, 0, 0], off[1, 1, 1], off[0, 2, 2] = np.nan, np.inf, 1e30
-        dense = _group_numpy(ctr, off, mask, budget=1 << 30, method="dense")
-        np.testing.assert_array_equal(_group_numpy(ctr, off, mask, budget=3, method="dense"),
+        dense = reference.group_pixels(ctr, off, mask, budget=1 << 30)
+        np.testing.assert_array_equal(reference.group_pixels(ctr, off, mask, budget=3),
                                       dense)
         for method in ("table", "grid"):
             for min_cell in (1.0, 3.0, 16.0):
@@ -104,7 +104,7 @@ def test_chunked_pruned_and_dense_paths_agree_bit_for_bit():
                     _group_numpy(ctr, off, mask, budget=int(rng.integers(1, 50)),
                                  method=method, min_cell=min_cell), dense)
         np.testing.assert_array_equal(_group_numpy(ctr, off, None, min_cell=2.0),
-                                      _group_numpy(ctr, off, None, method="dense"))
+                                      reference.group_pixels(ctr, off))
 
 
 @pytest.mark.parametrize("ctr, off, match", [
@@ -139,7 +139,7 @@ def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, ban
         off[0] += rng.choice([-2 * height, 0, 0, 0, height], size=off.shape[1:])
         if i % 3 == 0:
             off[0, 0, 0], off[1, -1, -1], off[1, 1, 0] = np.nan, -np.inf, 3e9
-        dense = _group_numpy(ctr, off, mask, method="dense")
+        dense = reference.group_pixels(ctr, off, mask)
         semantic = np.where(mask, 12, rng.choice([0, 3, 20], size=mask.shape))
         for min_cell in (1.0, 2.0, 5.0):
             np.testing.assert_array_equal(_group_numpy(ctr, off, mask, min_cell=min_cell), dense)
@@ -147,7 +147,7 @@ def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, ban
                 _group_numpy(ctr, off, semantic=semantic, things=[11, 12], min_cell=min_cell),
                 dense)
         np.testing.assert_array_equal(_group_numpy(ctr, off, min_cell=3.0),
-                                      _group_numpy(ctr, off, method="dense"))
+                                      reference.group_pixels(ctr, off))
         semantic[-1, -1] = -1
         with pytest.raises(ValueError, match="semantic must hold non-negative ids"):
             _group_numpy(ctr, off, semantic=semantic, things=[11, 12], min_cell=2.0)
@@ -203,7 +203,7 @@ def test_large_masked_grouping_matches_dense_and_output_is_a_plain_array():
     mask = rng.random((height, width)) < 0.9
     got = group_pixels(ctr, off, mask)
     assert got.shape == (1, height, width) and got.dtype == np.int64 and got.flags.writeable
-    np.testing.assert_array_equal(got, _group_numpy(ctr, off, mask, method="dense"))
+    np.testing.assert_array_equal(got, reference.group_pixels(ctr, off, mask))
 
 
 def test_grouping_from_threads_gives_the_ids_of_one_call():
@@ -214,7 +214,7 @@ def test_grouping_from_threads_gives_the_ids_of_one_call():
     import cv2
     rng = np.random.default_rng(13)
     ctr, off, mask = random_case(rng, 300, 200, 20)
-    want = _group_numpy(ctr, off, mask, method="dense")
+    want = reference.group_pixels(ctr, off, mask)
     before = cv2.getNumThreads()
     results, errors = [], []
 
@@ -244,4 +244,4 @@ def test_extreme_image_shapes_match_dense(height, width):
     off = (rng.standard_normal((2, height, width)) * 3).astype(np.float32)
     mask = rng.random((height, width)) < 0.5
     np.testing.assert_array_equal(_group_numpy(ctr, off, mask, min_cell=1.0),
-                                  _group_numpy(ctr, off, mask, method="dense"))
+                                  reference.group_pixels(ctr, off, mask))

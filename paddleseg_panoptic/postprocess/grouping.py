@@ -17,7 +17,7 @@ The numpy implementation never builds a K x H*W matrix:
   also handles every pixel where the table cannot be used (images wider than OpenCV's remap
   allows, more centres than the int16 table holds);
 - far and non-finite votes take the rule over all centres in blocks
-  (:func:`.reference.nearest_centers`, also the ``dense`` method the tests compare with).
+  (:func:`.reference.nearest_centers`, the rule of the reference implementation).
 On accelerators, the paddle implementation runs the rule over all centres in blocks.
 benchmarks/bench_postprocess.py times the pruned search alone (``postprocess_grid``) against
 the table; all give identical ids (tests check this bit for bit).
@@ -246,7 +246,8 @@ def _group_numpy(ctr, offsets, mask=None, budget=_limits.DISTANCE_BUDGET, method
 
     Pixels are selected by ``mask``, or by ``semantic`` [H, W] class ids in ``things`` (then
     ``check_ids`` rejects negative ids), or all are. ``method`` is "table" (remap look-up, the
-    rest pruned), "grid" (pruned) or "dense"; ``min_cell`` is the smallest cell side.
+    rest pruned) or "grid" (pruned search for every pixel); ``min_cell`` is the smallest cell
+    side.
     """
     height, width = offsets.shape[1:]
     k = ctr.shape[0]
@@ -271,10 +272,7 @@ def _group_numpy(ctr, offsets, mask=None, budget=_limits.DISTANCE_BUDGET, method
                                min_cell)
     out = _arrays.zeros_aligned(height * width, np.int64)
     vy, vx = _votes(offsets, mask)
-    if method == "dense":
-        labels = reference.nearest_centers(vy, vx, cy, cx, budget)
-    else:
-        labels = _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell)
+    labels = _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell)
     labels += 1
     out[slice(None) if mask is None else mask] = labels
     return out.reshape(1, height, width)
