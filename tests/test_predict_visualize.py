@@ -142,7 +142,7 @@ def test_segments_info_hand_made(tmp_path):
     assert vis.segments_info(panoptic)[2]["score"] is None
     vis.write_json(tmp_path / "s.json", {"segments_info": infos})
     assert json.loads((tmp_path / "s.json").read_text())["segments_info"] == infos
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match="semantic_softmax must be"):
         vis.segments_info(panoptic, softmax[:, :2])
 
 

@@ -19,12 +19,14 @@ def parse_args(argv=None):
         description="Evaluate PQ/SQ/RQ, mIoU and AP/AP50 on the config's val_dataset.")
     parser.add_argument("--config", required=True, help="model config (YAML)")
     parser.add_argument("--model_path", default=None,
-                        help="trained weights (.pdparams, or a folder holding model.pdparams); "
+                        help="trained weights (.pdparams, a folder holding model.pdparams, or "
+                             "an http(s) URL of a .pdparams, downloaded once to a cache); "
                              "the config's `pretrained` weights are then not loaded (no "
                              "download). Without it the config's initial weights are evaluated")
     parser.add_argument("--num_workers", type=int, default=0,
                         help="data loader worker processes (default: %(default)s)")
     cli.add_common_args(parser, opts_example="val_dataset.dataset_root=data/cityscapes")
+    cli.add_inference_args(parser, "--aug_eval")
     parser.add_argument("--save_json", default=None, metavar="FILE",
                         help="write every number (ours, and the official ones with --official) "
                              "to this JSON file")
@@ -36,7 +38,8 @@ def parse_args(argv=None):
     args = cli.parse_args(parser, argv)
     if args.num_workers < 0:
         parser.error("--num_workers must be >= 0, got {}".format(args.num_workers))
-    if args.model_path is not None and not os.path.exists(args.model_path):
+    if args.model_path is not None and not args.model_path.startswith(("http://", "https://")) \
+            and not os.path.exists(args.model_path):
         parser.error("--model_path {} does not exist".format(args.model_path))
     return args
 
@@ -51,7 +54,8 @@ def main(argv=None):
     try:
         results = run_evaluation(
             args.config, args.model_path, num_workers=args.num_workers, device=args.device,
-            opts=args.opts, official_dir=args.official, **cli.postprocess_kwargs(args))
+            opts=args.opts, official_dir=args.official, **cli.postprocess_kwargs(args),
+            **cli.inference_kwargs(args, "--aug_eval"))
     except (ValueError, FileNotFoundError) as e:   # bad config, weights, dataset or labels
         print("val.py: error: {}".format(e), file=sys.stderr)
         return 2

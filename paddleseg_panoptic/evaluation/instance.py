@@ -16,7 +16,9 @@ import weakref
 
 import numpy as np
 
-from paddleseg_panoptic.utils.panoptic_ids import compact_ids, instance_scores
+from paddleseg_panoptic.utils.panoptic_ids import (  # noqa: F401 (re-exported)
+    DEFAULT_INSTANCE_SCORE, INSTANCE_SCORES, check_instance_score, compact_ids, instance_scores,
+    panoptic_instance_scores)
 
 from .tables import as_label_map, check_same_shape, intersection_table
 
@@ -67,9 +69,13 @@ class InstanceEvaluator:
         overlaps (float | Sequence[float]): IoU thresholds. Default 0.5.
         thing_list (Sequence[int] | None): classes to evaluate; None means all classes.
         label_divisor (int): panoptic ids of instances are ``class * label_divisor + k``.
+        instance_score (str): how a predicted instance is scored, one of
+            :data:`INSTANCE_SCORES` (see :func:`instance_scores`).
     """
 
-    def __init__(self, num_classes, overlaps=0.5, thing_list=None, label_divisor=1000):
+    def __init__(self, num_classes, overlaps=0.5, thing_list=None, label_divisor=1000,
+                 instance_score=DEFAULT_INSTANCE_SCORE):
+        self.instance_score = check_instance_score(instance_score)
         self.num_classes = int(num_classes)
         self.overlaps = np.atleast_1d(np.asarray(overlaps, dtype=np.float64))
         if self.overlaps.ndim != 1 or self.overlaps.size == 0:
@@ -165,7 +171,8 @@ class InstanceEvaluator:
                          table)
 
     # ------------------------------------------------------------------------- fast entry
-    def update_maps(self, seg_softmax, pan_pred, seg_map, ins_map, ignore_mask=None):
+    def update_maps(self, seg_softmax, pan_pred, seg_map, ins_map, ignore_mask=None,
+                    center_heatmap=None):
         """Add one image given as maps; same result as ``update(convert_pred_map(...),
         convert_gt_map(...), ignore_mask)`` without building one mask per instance.
 
@@ -175,6 +182,8 @@ class InstanceEvaluator:
             seg_map (np.ndarray): [H, W] ground-truth semantic ids.
             ins_map (np.ndarray): [H, W] ground-truth instance ids (0 = none).
             ignore_mask (np.ndarray | None): [H, W] bool, True on void pixels.
+            center_heatmap (np.ndarray | None): [H, W] centre heatmap, needed by the
+                ``center`` and ``semantic_x_center`` scores.
 
         Returns:
             dict[int, float]: score of every predicted instance, by panoptic id.
@@ -182,8 +191,8 @@ class InstanceEvaluator:
         seg_map = as_label_map(seg_map, "seg_map")
         ins_map = as_label_map(ins_map, "ins_map")
         check_same_shape(seg_map, ins_map, "seg_map", "ins_map")
-        pred_labels, pred_scores, pred_index, pred_ids = self._pred_instances(seg_softmax,
-                                                                             pan_pred)
+        pred_labels, pred_scores, pred_index, pred_ids = self._pred_instances(
+            seg_softmax, pan_pred, center_heatmap)
         check_same_shape(pred_index, ins_map, "pan_pred", "ins_map")
         gt_labels, gt_index = _gt_instances(seg_map, ins_map)
         if ignore_mask is not None:
@@ -192,12 +201,13 @@ class InstanceEvaluator:
         self._add_image(gt_labels, gt_index, pred_labels, pred_scores, pred_index, ignore_mask)
         return {int(i): float(s) for i, s in zip(pred_ids, pred_scores)}
 
-    def _pred_instances(self, seg_softmax, pan_pred):
+    def _pred_instances(self, seg_softmax, pan_pred, center_heatmap=None):
         """Labels [P], scores [P], an index map (-1 = none) and panoptic ids [P] of the
         predicted instances."""
         pan_pred = as_label_map(pan_pred, "pan_pred")
-        ids, labels, scores, index = instance_scores(pan_pred, self.label_divisor, seg_softmax,
-                                                     ("pan_pred", "seg_softmax"))
+        ids, labels, scores, index = instance_scores(
+            pan_pred, self.label_divisor, seg_softmax, center_heatmap, self.instance_score,
+            ("pan_pred", "seg_softmax", "center_heatmap"))
         return labels, scores, index, ids
 
     def _add_image(self, gt_labels, gt_index, pred_labels, pred_scores, pred_index,
@@ -283,6 +293,7 @@ class InstanceEvaluator:
         if not isinstance(other, InstanceEvaluator) or other.num_classes != self.num_classes \
                 or other.thing_list != self.thing_list \
                 or other.label_divisor != self.label_divisor \
+                or other.instance_score != self.instance_score \
                 or not np.array_equal(other.overlaps, self.overlaps):
             raise ValueError("can only merge an InstanceEvaluator with the same settings")
         self.gt_count += other.gt_count

@@ -37,7 +37,7 @@ from cityscapesscripts.helpers.labels import id2label
 
 from paddleseg_panoptic.datasets.meta import (IGNORE_INDEX, NUM_CLASSES, THING_LIST,
                                               TRAIN_ID_TO_LABEL_ID)
-from paddleseg_panoptic.utils.panoptic_ids import decode, has_instance, id2rgb, instance_scores
+from paddleseg_panoptic.utils.panoptic_ids import decode, has_instance, id2rgb
 
 TASKS = ('panoptic', 'instance', 'semantic')
 _EVAL_PKG = 'cityscapesscripts.evaluation.'
@@ -91,24 +91,6 @@ def _imwrite(path, image):
     # these mostly constant maps (explicit zlib levels are slower and larger).
     if not cv2.imwrite(path, image):
         raise OSError('could not write {}'.format(path))
-
-
-def segment_scores_from_softmax(panoptic, semantic_softmax, label_divisor=1000):
-    """Score of each instance segment: mean softmax probability of its class over its mask.
-
-    Args:
-        panoptic (np.ndarray): [H, W] int panoptic map, class * label_divisor + k for instances.
-        semantic_softmax (np.ndarray): [C, H, W] class probabilities.
-        label_divisor (int): as in ``panoptic``.
-
-    Returns:
-        dict[int, float]: instance panoptic id -> score.
-    """
-    panoptic = np.asarray(panoptic)
-    if panoptic.size and panoptic.min() < 0:
-        raise ValueError('panoptic has negative values')
-    ids, _, scores, _ = instance_scores(panoptic, label_divisor, semantic_softmax)
-    return dict(zip(ids.tolist(), scores.tolist()))
 
 
 class OfficialWriter:

@@ -135,6 +135,19 @@ def compact_ids(values):
         counts.astype(np.int64)
 
 
+# How a predicted instance is scored (see :func:`instance_scores`); the first is the reference's.
+INSTANCE_SCORES = ("semantic", "center", "semantic_x_center")
+DEFAULT_INSTANCE_SCORE = INSTANCE_SCORES[0]
+
+
+def check_instance_score(mode):
+    """Return ``mode`` if it is one of :data:`INSTANCE_SCORES`, else raise ValueError."""
+    if mode not in INSTANCE_SCORES:
+        raise ValueError("instance score must be one of {}, got {!r}".format(
+            list(INSTANCE_SCORES), mode))
+    return mode
+
+
 def mean_class_probability(index, classes, counts, semantic_softmax):
     """Mean probability of each segment's class over the segment's pixels.
 
@@ -155,41 +168,104 @@ def mean_class_probability(index, classes, counts, semantic_softmax):
     return sums / counts
 
 
-def instance_scores(panoptic, label_divisor, semantic_softmax,
-                    names=("panoptic", "semantic_softmax")):
-    """Score of every predicted instance: the mean softmax probability of its class over it.
+def centroid_values(index, counts, heatmap):
+    """Value of ``heatmap`` at each segment's centroid (the mean row and column of its pixels,
+    each rounded down).
+
+    Args:
+        index (np.ndarray): [H, W] integer segment index per pixel, -1 for none.
+        counts (np.ndarray): [S] pixel count of each segment (> 0).
+        heatmap (np.ndarray): [H, W].
+
+    Returns:
+        np.ndarray: [S] float64.
+    """
+    flat = index.ravel()
+    pixels = np.flatnonzero(flat >= 0)
+    owner = flat[pixels]
+    rows, cols = np.divmod(pixels, index.shape[1])
+    centre_y = (np.bincount(owner, weights=rows, minlength=counts.size) / counts).astype(np.int64)
+    centre_x = (np.bincount(owner, weights=cols, minlength=counts.size) / counts).astype(np.int64)
+    return heatmap[centre_y, centre_x].astype(np.float64)
+
+
+def _score_map(value, names, which, shape, mode):
+    """Map ``names[which]`` (1: [C, H, W] softmax, 2: [H, W] heatmap) as numpy, a leading
+    axis of 1 dropped."""
+    name, ndim = names[which], 4 - which
+    if value is None:
+        raise ValueError("instance score {!r} needs {}".format(mode, name))
+    value = to_numpy(value)
+    if value.ndim == ndim + 1 and value.shape[0] == 1:
+        value = value[0]
+    if value.ndim != ndim or value.shape[-2:] != tuple(shape):
+        raise ValueError("{} must be [{}H, W] with (H, W) = {}'s shape {}, got {}".format(
+            name, "C, " if ndim == 3 else "", names[0], tuple(shape), tuple(value.shape)))
+    return value
+
+
+def instance_scores(panoptic, label_divisor, semantic_softmax=None, center_heatmap=None,
+                    mode=DEFAULT_INSTANCE_SCORE,
+                    names=("panoptic", "semantic_softmax", "center_heatmap")):
+    """Confidence of every predicted instance of a panoptic map.
 
     Predicted instances are the ids with an instance number of at least 1 (see the module
-    docstring).
+    docstring). Modes:
+
+    - ``semantic`` (the reference's): the mean probability of the instance's class over its
+      pixels;
+    - ``center``: the centre heatmap at the instance's centroid (the mean row and column of
+      its pixels, each rounded down);
+    - ``semantic_x_center``: the product of the two (as detectron2's Panoptic-DeepLab).
 
     Args:
         panoptic (np.ndarray | Tensor): [H, W] integer panoptic ids.
         label_divisor (int): as in ``panoptic``.
-        semantic_softmax (np.ndarray | Tensor): [C, H, W] class probabilities.
-        names (tuple[str, str]): how error messages call the two maps.
+        semantic_softmax (np.ndarray | Tensor | None): [C, H, W] class probabilities (needed
+            by ``semantic`` and ``semantic_x_center``).
+        center_heatmap (np.ndarray | Tensor | None): [H, W] or [1, H, W] centre heatmap
+            (needed by ``center`` and ``semantic_x_center``).
+        mode (str): one of :data:`INSTANCE_SCORES`.
+        names (tuple[str, str, str]): how error messages call the three maps.
 
     Returns:
         tuple: ``ids`` [P] int64 ascending, ``classes`` [P] int64, ``scores`` [P] float64,
         ``index`` (the [H, W] position of each pixel's instance in ``ids``, -1 for none).
 
     Raises:
-        ValueError: on mismatched shapes or an instance class without a softmax channel.
+        ValueError: an unknown mode, a missing or wrongly sized map, or an instance class
+            without a softmax channel.
     """
+    check_instance_score(mode)
     panoptic = to_numpy(panoptic)
-    softmax = to_numpy(semantic_softmax)
-    if softmax.ndim != 3 or softmax.shape[1:] != panoptic.shape:
-        raise ValueError("{1} must be [C, H, W] with (H, W) = {0}'s shape {2}, got {3}".format(
-            *names, tuple(panoptic.shape), tuple(softmax.shape)))
+    shape = panoptic.shape
+    softmax = heatmap = None
+    if mode in ("semantic", "semantic_x_center"):
+        softmax = _score_map(semantic_softmax, names, 1, shape, mode)
+    if mode in ("center", "semantic_x_center"):
+        heatmap = _score_map(center_heatmap, names, 2, shape, mode)
     ids, index, counts = compact_ids(panoptic)
     classes, numbers = decode(ids, label_divisor)
     keep = has_instance(ids, label_divisor) & (numbers > 0)
-    classes = classes[keep]
-    if classes.size and classes.max() >= softmax.shape[0]:
+    classes, counts = classes[keep], counts[keep]
+    if softmax is not None and classes.size and classes.max() >= softmax.shape[0]:
         raise ValueError("{} holds instance id {} of class {} but {} has {} classes".format(
             names[0], int(ids[keep][classes.argmax()]), int(classes.max()), names[1],
             softmax.shape[0]))
     remap = np.full(ids.size, -1, dtype=np.int32)
     remap[keep] = np.arange(classes.size, dtype=np.int32)
     index = np.take(remap, index)
-    scores = mean_class_probability(index, classes, counts[keep], softmax)
+    scores = np.ones(classes.size, dtype=np.float64)
+    if softmax is not None:
+        scores = mean_class_probability(index, classes, counts, softmax)
+    if heatmap is not None:
+        scores = scores * centroid_values(index, counts, heatmap)
     return ids[keep], classes, scores, index
+
+
+def panoptic_instance_scores(panoptic, semantic_softmax=None, center_heatmap=None,
+                             mode=DEFAULT_INSTANCE_SCORE, label_divisor=1000):
+    """:func:`instance_scores` as a dict: instance panoptic id -> score."""
+    ids, _, scores, _ = instance_scores(panoptic, int(label_divisor), semantic_softmax,
+                                        center_heatmap, mode)
+    return dict(zip(ids.tolist(), scores.tolist()))

@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from paddleseg_panoptic.datasets import meta
 from paddleseg_panoptic.utils.panoptic_ids import (class_map, compact_ids, decode, has_instance,
-                                                   mean_class_probability)
+                                                   panoptic_instance_scores)
 # Step (per channel) between the colours given to segments of one class.
 _SHIFT_STEP = 12
 
@@ -221,29 +221,30 @@ def colorize_instance(panoptic, label_divisor=meta.LABEL_DIVISOR,
 
 def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVISOR,
                   ignore_index=meta.IGNORE_INDEX, thing_list=meta.THING_LIST,
-                  class_names=meta.CLASS_NAMES):
+                  class_names=meta.CLASS_NAMES, scores=None):
     """Describe every segment of a panoptic map.
 
     Args:
         panoptic (np.ndarray): [H, W] integer panoptic ids.
-        semantic_softmax (np.ndarray, optional): [C, H, W] class probabilities; when given, an
-            instance's ``score`` is the mean probability of its class over its pixels.
+        semantic_softmax (np.ndarray, optional): [C, H, W] class probabilities; when given
+            (and ``scores`` is not), an instance's ``score`` is the mean probability of its
+            class over its pixels (the ``semantic`` instance score).
+        scores (dict[int, float], optional): the score of each instance id (e.g. from
+            :func:`paddleseg_panoptic.utils.panoptic_ids.panoptic_instance_scores` with another
+            mode), used instead of ``semantic_softmax``.
 
     Returns:
         list[dict]: in ascending id order, each ``{'id', 'category_id', 'category_name',
-        'isthing', 'area', 'bbox': [x, y, w, h], 'score'}``; ``score`` is None for segments that
-        are not instances (id < label_divisor) or without ``semantic_softmax``.
+        'isthing', 'area', 'bbox': [x, y, w, h], 'score'}``; ``score`` is None for segments
+        that are not predicted instances (see :mod:`paddleseg_panoptic.utils.panoptic_ids`)
+        or without ``semantic_softmax`` and ``scores``.
     """
     panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
     ids, inverse, areas = compact_ids(panoptic)
     classes = decode(ids, label_divisor)[0]
-    if semantic_softmax is not None:
-        semantic_softmax = _check_map(semantic_softmax, "semantic_softmax", 3)
-        if semantic_softmax.shape[1:] != panoptic.shape:
-            raise ValueError("semantic_softmax {} does not match panoptic {}".format(
-                semantic_softmax.shape, panoptic.shape))
-        means = mean_class_probability(
-            inverse, np.clip(classes, 0, semantic_softmax.shape[0] - 1), areas, semantic_softmax)
+    if scores is None and semantic_softmax is not None:
+        scores = panoptic_instance_scores(panoptic, semantic_softmax,
+                                          label_divisor=label_divisor)
     # Bounding boxes of all segments in one pass: find_objects labels start at 1.
     boxes = ndimage.find_objects(inverse + 1, max_label=len(ids))
     thing_set = set(int(t) for t in thing_list)
@@ -252,10 +253,7 @@ def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVI
         if segment_id == ignore_index:
             continue
         rows, cols = boxes[index]
-        is_instance = has_instance(segment_id, label_divisor)
-        score = None
-        if semantic_softmax is not None and is_instance:
-            score = round(float(means[index]), 6)
+        score = None if scores is None else scores.get(int(segment_id))
         infos.append({
             "id": int(segment_id),
             "category_id": int(cls),
@@ -264,7 +262,7 @@ def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVI
             "area": int(area),
             "bbox": [int(cols.start), int(rows.start), int(cols.stop - cols.start),
                      int(rows.stop - rows.start)],
-            "score": score,
+            "score": None if score is None else round(float(score), 6),
         })
     return infos
 
