@@ -61,14 +61,14 @@ def test_errors_name_the_problem():
         panoptic_instance_scores(PANOPTIC, SOFTMAX, mode="center")
     with pytest.raises(ValueError, match="center_heatmap must be"):
         panoptic_instance_scores(PANOPTIC, SOFTMAX, HEATMAP[:2], mode="semantic_x_center")
-    with pytest.raises(ValueError, match="seg_softmax has 3 classes"):
+    with pytest.raises(ValueError, match="softmax has 3 classes"):
         panoptic_instance_scores(PANOPTIC, SOFTMAX[:3])
     with pytest.raises(ValueError, match="merge"):
         InstanceEvaluator(4, instance_score="center").merge(InstanceEvaluator(4))
     # no instances: nothing to score, no map needed
-    scores = instance_scores(np.zeros(0, int), np.full((2, 2), -1), np.zeros(0), None,
-                             np.zeros((2, 2)), mode="center")
-    assert scores.shape == (0,)
+    ids, _, scores, _ = instance_scores(np.zeros((2, 2), int), 1000, None, np.zeros((2, 2)),
+                                        mode="center")
+    assert ids.shape == scores.shape == (0,)
 
 
 def test_score_mode_changes_the_ranking_and_so_ap():

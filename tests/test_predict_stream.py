@@ -14,6 +14,7 @@ from paddleseg_panoptic.core import stream as S
 from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.utils import visualize as vis
+from paddleseg_panoptic.utils.panoptic_ids import rgb2id
 from test_predict_tool import REPO, TOY, _biased_model, _env
 
 FRAMES, HEIGHT, WIDTH, FPS = 5, 40, 64, 10.0
@@ -71,7 +72,7 @@ def test_every_second_frame_predicted_into_video_ids_and_json(clip):
         result = P.predict_image(model, inputs[index], transforms, facts)
         rel = "clip/frame_{:06d}".format(index)
         paths = P.output_paths(str(save_dir), rel)
-        ids = vis.decode_panoptic_ids(vis.read_png_rgb(paths["panoptic_ids"]))
+        ids = rgb2id(vis.read_png_rgb(paths["panoptic_ids"]))
         np.testing.assert_array_equal(ids, result["panoptic"])
         doc = json.loads(open(paths["segments"]).read())
         assert [s["id"] for s in doc["segments_info"]] == \
@@ -97,15 +98,6 @@ def test_unreadable_video_and_missing_camera_are_clear_errors(tmp_path):
         S.open_camera(97)          # no machine has 98 cameras
 
 
-def _tool():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("predict_tool", REPO / "tools" / "predict.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
 def test_tool_on_a_video(clip, tmp_path):
     proc = subprocess.run(
         [sys.executable, "tools/predict.py", "--config", str(TOY), "--model_path",
@@ -120,8 +112,8 @@ def test_tool_on_a_video(clip, tmp_path):
         assert stage in log
 
 
-def test_tool_errors(clip, tmp_path, capsys):
-    tool = _tool()
+def test_tool_errors(clip, tmp_path, capsys, load_tool):
+    tool = load_tool("predict")
     base = ["--config", str(TOY), "--model_path", str(clip["model_path"]), "--save_dir",
             str(tmp_path), "--device", "cpu"]
     assert tool.main(base + ["--camera", "97"]) == 2

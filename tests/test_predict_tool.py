@@ -16,6 +16,7 @@ from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.datasets import meta
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.utils import visualize as vis
+from paddleseg_panoptic.utils.panoptic_ids import rgb2id
 
 REPO = Path(__file__).resolve().parents[1]
 TOY = REPO / "configs" / "quick_start" / "panoptic_deeplab_resnet18_os32_toy.yml"
@@ -128,7 +129,7 @@ def test_outputs_match_the_post_processing(work, tool_run):
         result = P.predict_image(model, image, transforms, facts)
         paths = P.output_paths(str(save_dir), os.path.splitext(name)[0])
         # the id PNG decodes back to the panoptic map of the post-processing
-        ids = vis.decode_panoptic_ids(vis.read_png_rgb(paths["panoptic_ids"]))
+        ids = rgb2id(vis.read_png_rgb(paths["panoptic_ids"]))
         np.testing.assert_array_equal(ids, result["panoptic"])
         # the semantic picture shows the palette colour of every predicted class
         semantic_png = vis.read_png_rgb(paths["semantic"])

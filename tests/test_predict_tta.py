@@ -9,6 +9,7 @@ import pytest
 from paddleseg_panoptic.core.evaluate import evaluate
 from paddleseg_panoptic.core.tta import TTA, network_outputs
 from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
+from paddleseg_panoptic.utils.arrays import to_numpy
 from evaluation_toys import TinyDataset
 from test_evaluation_loop import SplitOutputs
 
@@ -151,11 +152,10 @@ def test_postprocess_takes_probabilities(on_device):
                                        **kwargs)
     from_probs = panoptic_postprocess(convert(probs), convert(heatmap), convert(offsets),
                                       probabilities=True, **kwargs)
-    as_np = lambda v: v.numpy() if hasattr(v, "numpy") else v  # noqa: E731
     for key in ("semantic", "instance", "panoptic"):
-        assert np.array_equal(as_np(from_logits[key]), as_np(from_probs[key])), key
+        assert np.array_equal(to_numpy(from_logits[key]), to_numpy(from_probs[key])), key
     # the probabilities are passed through (cropped), not put through a second softmax
-    assert np.array_equal(as_np(from_probs["semantic_softmax"]), probs[:, :10, :15])
+    assert np.array_equal(to_numpy(from_probs["semantic_softmax"]), probs[:, :10, :15])
     with pytest.raises(ValueError, match="probabilities must be a bool"):
         panoptic_postprocess(probs, heatmap, offsets, probabilities="yes", **kwargs)
 

@@ -1,5 +1,4 @@
 """tools/train.py end to end on the small CPU config and the toy dataset (subprocesses)."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -139,10 +138,8 @@ def test_dataset_smaller_than_a_batch_is_a_clear_error(toy_cityscapes_root, tmp_
     assert not os.path.isdir(tmp_path / "out" / "iter_2")
 
 
-def test_help_lists_every_flag(capsys):
-    spec = importlib.util.spec_from_file_location("train_tool", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_help_lists_every_flag(capsys, load_tool):
+    tool = load_tool("train")
     with pytest.raises(SystemExit) as info:
         tool.parse_args(["--help"])
     assert info.value.code == 0
@@ -154,7 +151,7 @@ def test_help_lists_every_flag(capsys):
                  "--use_ema"):
         assert flag in out, flag
     args = tool.parse_args(["--config", "x.yml"])
-    # SPEC section 5 defaults; post-processing from postprocess/defaults.py.
+    # the training defaults (docs/training.md); post-processing from postprocess/defaults.py.
     assert (args.save_interval, args.keep_checkpoint_max, args.num_workers, args.log_iters,
             args.save_dir) == (1000, 5, 0, 10, "./output")
     assert (args.threshold, args.nms_kernel, args.top_k) == (0.1, 7, 200)

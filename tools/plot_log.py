@@ -4,16 +4,10 @@ Reads SAVE_DIR/metrics.jsonl (written by tools/train.py) and draws the loss term
 the learning rate and the evaluation metrics against the iteration in one PNG.
 """
 import argparse
-import os
-import sys
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # running from a source checkout without installing the package
-    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-    import paddleseg_panoptic  # noqa: F401
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.utils.curves import plot_curves  # noqa: E402
+from paddleseg_panoptic.utils.curves import plot_curves
 
 
 def parse_args(argv=None):

@@ -10,16 +10,12 @@ A video or a camera, frame by frame:
 See docs/prediction.md for the files written under --save_dir.
 """
 import argparse
-import os
 import sys
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # running from a checkout without the package installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.core.predict import OUTPUT_KINDS, check_outputs  # noqa: E402
-from paddleseg_panoptic.utils import cli  # noqa: E402
+from paddleseg_panoptic.core.predict import OUTPUT_KINDS, check_outputs
+from paddleseg_panoptic.utils import cli
 
 
 def parse_args(argv=None):

@@ -5,23 +5,18 @@ Several devices:  python -m paddle.distributed.launch --gpus 0,1,2,3 tools/train
 See docs/training.md.
 """
 import argparse
-import os
 import signal
 import sys
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # running from a source checkout without installing the package
-    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-    import paddleseg_panoptic  # noqa: F401
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.core.train_amp import AMP_LEVELS, PRECISIONS  # noqa: E402
-from paddleseg_panoptic.core.train_guard import (TrainingError, TrainingInterrupted,  # noqa: E402
+from paddleseg_panoptic.core.train_amp import AMP_LEVELS, PRECISIONS
+from paddleseg_panoptic.core.train_guard import (TrainingError, TrainingInterrupted,
                                                   handle_stop_signals)
-from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
-from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
-from paddleseg_panoptic.utils import cli  # noqa: E402
-from paddleseg_panoptic.utils.sample_guard import SampleError  # noqa: E402
+from paddleseg_panoptic.cvlibs.builder import ConfigError
+from paddleseg_panoptic.core.train_launcher import run_training
+from paddleseg_panoptic.utils import cli
+from paddleseg_panoptic.utils.sample_guard import SampleError
 
 
 def parse_args(argv=None):

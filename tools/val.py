@@ -9,13 +9,9 @@ import argparse
 import os
 import sys
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # running from a source checkout without the package installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import paddleseg_panoptic  # noqa: F401
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.utils import cli  # noqa: E402
+from paddleseg_panoptic.utils import cli
 
 
 def parse_args(argv=None):

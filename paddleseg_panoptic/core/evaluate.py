@@ -13,18 +13,20 @@ from paddleseg.utils import logger
 
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.core.tta import TTA, network_outputs
-from paddleseg_panoptic.evaluation.instance import DEFAULT_INSTANCE_SCORE, InstanceEvaluator
+from paddleseg_panoptic.evaluation.instance import InstanceEvaluator
 from paddleseg_panoptic.evaluation.panoptic import PanopticEvaluator
 from paddleseg_panoptic.evaluation.report import summary_line, tables
 from paddleseg_panoptic.evaluation.semantic import SemanticEvaluator
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
+from paddleseg_panoptic.utils.arrays import to_numpy
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import (describe_failures, failures_of_all_ranks,
                                                   get_rank, init_distributed)
 from paddleseg_panoptic.utils.paths import check_output_dir
 from paddleseg_panoptic.utils.sample_guard import (CatchSampleErrors, SampleError, collate,
                                                    sample_failure)
+from paddleseg_panoptic.utils.panoptic_ids import DEFAULT_INSTANCE_SCORE
 from paddleseg_panoptic.utils.weights import load_weights, resolve_model_path
 
 # IoU thresholds of AP (these exact float values); AP50 is the first of them.
@@ -46,7 +48,7 @@ class Evaluators:
     Args:
         facts (DatasetFacts): the validation dataset's classes.
         instance_score (str): how predicted instances are scored for AP (see
-            :func:`paddleseg_panoptic.evaluation.instance.instance_scores`).
+            :func:`paddleseg_panoptic.utils.panoptic_ids.instance_scores`).
     """
 
     def __init__(self, facts, instance_score=DEFAULT_INSTANCE_SCORE):
@@ -96,10 +98,6 @@ class Evaluators:
         return out
 
 
-def _to_numpy(x):
-    return x.numpy() if isinstance(x, paddle.Tensor) else np.asarray(x)
-
-
 def _predict_one(model, image, raw_shape, name, facts, threshold, nms_kernel, top_k, tta=None):
     semantic, center, offset, probabilities = network_outputs(model, image, tta)
     out_h, out_w = (int(s) for s in semantic.shape[2:])
@@ -113,7 +111,7 @@ def _predict_one(model, image, raw_shape, name, facts, threshold, nms_kernel, to
         label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
         ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
         top_k=top_k, output_size=raw_shape, probabilities=probabilities)
-    return {key: _to_numpy(result[key])
+    return {key: to_numpy(result[key])
             for key in ("semantic", "semantic_softmax", "panoptic", "center_heatmap")}
 
 
@@ -185,9 +183,9 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
                     continue
                 index = indices[position]
                 name = image_name(dataset, index)
-                raw_semantic = _to_numpy(batch["raw_semantic"])[0]
-                raw_instance = _to_numpy(batch["raw_instance"])[0]
-                raw_panoptic = _to_numpy(batch["raw_panoptic"])[0]
+                raw_semantic = to_numpy(batch["raw_semantic"])[0]
+                raw_instance = to_numpy(batch["raw_instance"])[0]
+                raw_panoptic = to_numpy(batch["raw_panoptic"])[0]
                 if not raw_semantic.shape == raw_instance.shape == raw_panoptic.shape:
                     raise ValueError("image {}: raw labels differ in size: semantic {}, "
                                      "instance {}, panoptic {}".format(

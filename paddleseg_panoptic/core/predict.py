@@ -2,7 +2,7 @@
 
 Images of any size are normalised like the validation data, padded at the bottom / right to a
 size the network handles, predicted, post-processed on the full padded output and cropped back
-(SPEC section 6). Under ``paddle.distributed.launch`` every process takes the images
+(docs/postprocess.md). Under ``paddle.distributed.launch`` every process takes the images
 ``i % world_size == rank``.
 
 Per image (``<rel>`` = the image path relative to the input folder, suffix dropped), under
@@ -33,16 +33,17 @@ from paddleseg.utils import logger
 
 from paddleseg_panoptic.core.tta import TTA, network_outputs
 from paddleseg_panoptic.datasets.facts import DatasetFacts
-from paddleseg_panoptic.evaluation.instance import (DEFAULT_INSTANCE_SCORE,
-                                                    panoptic_instance_scores)
 from paddleseg_panoptic.postprocess import defaults
 from paddleseg_panoptic.transforms.padding import SIZE_DIVISOR, padded_size  # noqa: F401
 from paddleseg_panoptic.utils import visualize as vis
+from paddleseg_panoptic.utils.arrays import to_numpy
 from paddleseg_panoptic.utils.image_list import (  # noqa: F401  (part of this API)
     IMAGE_SUFFIXES, ImageItem, ImageReadError, list_images, read_image)
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
 from paddleseg_panoptic.utils.paths import check_output_dir
+from paddleseg_panoptic.utils.panoptic_ids import (DEFAULT_INSTANCE_SCORE, id2rgb,
+                                                   panoptic_instance_scores)
 from paddleseg_panoptic.utils.weights import load_weights, resolve_model_path
 
 # What --outputs can choose, and the files (keys of output_paths) of each kind.
@@ -113,14 +114,6 @@ def prepare_input(image_bgr, transforms, align_corners):
     return out
 
 
-def _to_numpy(value):
-    if value is None:
-        return None
-    if isinstance(value, paddle.Tensor):
-        return value.numpy()
-    return np.asarray(value)
-
-
 def predict_image(model, image_bgr, transforms, facts=DatasetFacts(),
                   threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL,
                   top_k=defaults.TOP_K, tta=None):
@@ -155,7 +148,7 @@ def run_network(model, image_bgr, transforms, tta=None):
     semantic, center, offset = semantic[0], center[0], offset[0]
     if not semantic.place.is_gpu_place():
         # On CPU the chain runs in numpy; numpy in gives numpy out without copies back.
-        semantic, center, offset = semantic.numpy(), center.numpy(), offset.numpy()
+        semantic, center, offset = to_numpy(semantic), to_numpy(center), to_numpy(offset)
     return semantic, center, offset, probabilities
 
 
@@ -172,7 +165,7 @@ def postprocess_outputs(outputs, size, facts=DatasetFacts(), threshold=defaults.
         label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
         ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
         top_k=top_k, output_size=tuple(size), probabilities=probabilities)
-    return {key: _to_numpy(value) for key, value in result.items()}
+    return {key: to_numpy(value) for key, value in result.items()}
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -217,7 +210,7 @@ def segments_document(result, file_name, facts=DatasetFacts(),
 
     Args:
         instance_score (str): how instances are scored (see
-            :func:`paddleseg_panoptic.evaluation.instance.instance_scores`).
+            :func:`paddleseg_panoptic.utils.panoptic_ids.instance_scores`).
 
     Returns:
         dict: ``file_name`` (input path relative to the input folder), ``height``, ``width``,
@@ -267,7 +260,7 @@ def save_outputs(result, image_bgr, save_dir, item, facts=DatasetFacts(), output
         vis.write_png(paths[kind], picture)
         vis.write_png(paths[kind + "_added"], vis.blend(rgb, picture, 0.5))
     if "ids" in outputs:
-        vis.write_png(paths["panoptic_ids"], vis.encode_panoptic_ids(panoptic))
+        vis.write_png(paths["panoptic_ids"], id2rgb(panoptic))
     if "json" in outputs:
         file_name = item.rel + os.path.splitext(item.path)[1]
         vis.write_json(paths["segments"],

@@ -23,9 +23,10 @@ import paddle
 
 from paddleseg_panoptic.core import predict as P
 from paddleseg_panoptic.datasets.facts import DatasetFacts
-from paddleseg_panoptic.evaluation.instance import DEFAULT_INSTANCE_SCORE
 from paddleseg_panoptic.postprocess import defaults
 from paddleseg_panoptic.utils import visualize as vis
+from paddleseg_panoptic.utils.arrays import is_tensor
+from paddleseg_panoptic.utils.panoptic_ids import DEFAULT_INSTANCE_SCORE
 
 __all__ = ["StreamError", "open_video", "open_camera", "predict_stream", "STAGES"]
 
@@ -91,7 +92,7 @@ class _Timer:
 
 def _sync(value):
     """Wait for a GPU result so that its time counts in its own stage."""
-    if isinstance(value, paddle.Tensor) and value.place.is_gpu_place():
+    if is_tensor(value) and value.place.is_gpu_place():
         paddle.device.cuda.synchronize()
 
 

@@ -1,4 +1,4 @@
-"""The training loop (SPEC section 5), data-parallel over all launched processes.
+"""The training loop (docs/training.md), data-parallel over all launched processes.
 
 Order of the pieces at each iteration ``i`` (1-based)::
 

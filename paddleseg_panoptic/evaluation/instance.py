@@ -1,4 +1,4 @@
-"""Cityscapes-style instance AP as the reference defines it (SPEC section 7).
+"""Cityscapes-style instance AP as the reference defines it (docs/evaluation.md).
 
 Units: AP values in the result dictionary are percentages (0-100).
 
@@ -6,14 +6,21 @@ The evaluator keeps, per image, one (ground-truth instance x predicted instance)
 table and evaluates every IoU threshold from it at once. Built with
 ``overlaps=numpy.arange(0.5, 1.0, 0.05)`` it reports both AP (mean over the thresholds) and
 AP50 (the 0.5 threshold, the first of that range) from the same tables.
+
+The reference's calling convention (``convert_pred_map``, ``convert_gt_map`` and ``update`` on
+lists of masks) ends in the same tables: the converters remember which index map each of their
+(read-only) masks was cut from, and ``update`` reads the index map back instead of stacking the
+masks.
 """
+import weakref
+
 import numpy as np
 
-from .tables import as_label_map, check_same_shape, compact_ids, intersection_table
+from paddleseg_panoptic.utils.panoptic_ids import (  # noqa: F401 (re-exported)
+    DEFAULT_INSTANCE_SCORE, INSTANCE_SCORES, check_instance_score, compact_ids, instance_scores,
+    panoptic_instance_scores)
 
-# How a predicted instance is scored (see instance_scores); the first is the reference's.
-INSTANCE_SCORES = ("semantic", "center", "semantic_x_center")
-DEFAULT_INSTANCE_SCORE = INSTANCE_SCORES[0]
+from .tables import as_label_map, check_same_shape, intersection_table
 
 
 def average_precision(is_true, scores, misses):
@@ -100,13 +107,14 @@ class InstanceEvaluator:
 
         Returns:
             list: ``[(label, mask [H, W] bool), ...]`` in ascending instance id; label is the
-            semantic id of the instance's first pixel in row-major order.
+            semantic id of the instance's first pixel in row-major order. The masks are
+            read-only.
         """
         seg_map = as_label_map(seg_map, "seg_map")
         ins_map = as_label_map(ins_map, "ins_map")
         check_same_shape(seg_map, ins_map, "seg_map", "ins_map")
-        labels, masks = _gt_instances(seg_map, ins_map)
-        return [(int(label), masks == k) for k, label in enumerate(labels)]
+        labels, index = _gt_instances(seg_map, ins_map)
+        return list(zip(labels.tolist(), _masks_of(index, labels.size)))
 
     def convert_pred_map(self, seg_softmax, pan_pred):
         """Predicted instances of one image.
@@ -118,11 +126,10 @@ class InstanceEvaluator:
 
         Returns:
             list: ``[(label, score, mask [H, W] bool), ...]`` in ascending panoptic id; score is
-            the mean probability of ``label`` over the mask.
+            the mean probability of ``label`` over the mask. The masks are read-only.
         """
         labels, scores, index, _ = self._pred_instances(seg_softmax, pan_pred)
-        return [(int(label), float(score), index == k)
-                for k, (label, score) in enumerate(zip(labels, scores))]
+        return list(zip(labels.tolist(), scores.tolist(), _masks_of(index, labels.size)))
 
     def update(self, preds, gts, ignore_mask=None):
         """Add one image given as instance lists (the reference's calling convention).
@@ -132,21 +139,21 @@ class InstanceEvaluator:
             gts (list): ``[(label, mask [H, W]), ...]``.
             ignore_mask (np.ndarray | None): [H, W] bool, True on void pixels.
         """
-        pred_masks = [np.asarray(m).astype(bool) for _, _, m in preds]
-        gt_masks = [np.asarray(m).astype(bool) for _, m in gts]
+        pred_masks = [np.asarray(m, dtype=bool) for _, _, m in preds]
+        gt_masks = [np.asarray(m, dtype=bool) for _, m in gts]
         pred_labels = np.array([int(p[0]) for p in preds], dtype=np.int64)
         pred_scores = np.array([float(p[1]) for p in preds], dtype=np.float64)
         gt_labels = np.array([int(g[0]) for g in gts], dtype=np.int64)
         shapes = {m.shape for m in pred_masks + gt_masks}
         if ignore_mask is not None:
-            ignore_mask = np.asarray(ignore_mask).astype(bool)
+            ignore_mask = np.asarray(ignore_mask, dtype=bool)
             shapes.add(ignore_mask.shape)
         if len(shapes) > 1:
             raise ValueError("masks and ignore_mask must share one shape, got {}".format(
                 sorted(shapes)))
         shape = shapes.pop() if shapes else (0,)
-        pred_index = _stack_disjoint(pred_masks, shape)
-        gt_index = _stack_disjoint(gt_masks, shape)
+        pred_index = _index_of(pred_masks, shape)
+        gt_index = _index_of(gt_masks, shape)
         if pred_index is not None and gt_index is not None:
             # Disjoint masks (always the case for maps from convert_*): one-bincount tables.
             self._add_image(gt_labels, gt_index, pred_labels, pred_scores, pred_index,
@@ -198,10 +205,10 @@ class InstanceEvaluator:
         """Labels [P], scores [P], an index map (-1 = none) and panoptic ids [P] of the
         predicted instances."""
         pan_pred = as_label_map(pan_pred, "pan_pred")
-        labels, inst_index, counts, ids = _panoptic_instances(pan_pred, self.label_divisor)
-        scores = instance_scores(labels, inst_index, counts, seg_softmax, center_heatmap,
-                                 self.instance_score)
-        return labels, scores, inst_index, ids
+        ids, labels, scores, index = instance_scores(
+            pan_pred, self.label_divisor, seg_softmax, center_heatmap, self.instance_score,
+            ("pan_pred", "seg_softmax", "center_heatmap"))
+        return labels, scores, index, ids
 
     def _add_image(self, gt_labels, gt_index, pred_labels, pred_scores, pred_index,
                    ignore_mask):
@@ -341,106 +348,6 @@ class InstanceEvaluator:
         return {"ins_seg": res}
 
 
-def check_instance_score(mode):
-    """Return ``mode`` if it is one of :data:`INSTANCE_SCORES`, else raise ValueError."""
-    if mode not in INSTANCE_SCORES:
-        raise ValueError("instance score must be one of {}, got {!r}".format(
-            list(INSTANCE_SCORES), mode))
-    return mode
-
-
-def instance_scores(labels, index, counts, seg_softmax=None, center_heatmap=None,
-                    mode=DEFAULT_INSTANCE_SCORE):
-    """Confidence of each predicted instance.
-
-    Modes:
-
-    - ``semantic`` (the reference's): the mean probability of the instance's class over its
-      pixels;
-    - ``center``: the centre heatmap at the instance's centroid (the mean row and column of
-      its pixels, each rounded down);
-    - ``semantic_x_center``: the product of the two (as detectron2's Panoptic-DeepLab).
-
-    Args:
-        labels (np.ndarray): [P] class of each instance.
-        index (np.ndarray): [H, W] instance index in [0, P), -1 where there is none.
-        counts (np.ndarray): [P] pixel count of each instance (> 0).
-        seg_softmax (np.ndarray | Tensor | None): [C, H, W] class probabilities (needed by
-            ``semantic`` and ``semantic_x_center``).
-        center_heatmap (np.ndarray | Tensor | None): [H, W] or [1, H, W] centre heatmap
-            (needed by ``center`` and ``semantic_x_center``).
-        mode (str): one of :data:`INSTANCE_SCORES`.
-
-    Returns:
-        np.ndarray: [P] float64 scores.
-
-    Raises:
-        ValueError: an unknown mode, a missing or wrongly sized map, or a class beyond
-            ``seg_softmax``'s.
-    """
-    check_instance_score(mode)
-    labels = np.asarray(labels, dtype=np.int64)
-    counts = np.asarray(counts, dtype=np.float64)
-    num = labels.size
-    pixels = np.flatnonzero(index.ravel() >= 0)
-    owner = index.ravel()[pixels]
-    scores = np.ones(num, dtype=np.float64)
-    if mode in ("semantic", "semantic_x_center"):
-        seg_softmax = _numpy_map(seg_softmax, "seg_softmax", 3, index.shape, mode)
-        if labels.size and labels.max() >= seg_softmax.shape[0]:
-            raise ValueError("an instance of class {} but seg_softmax has {} classes".format(
-                int(labels.max()), seg_softmax.shape[0]))
-        # Sum each instance's own-class probability in one pass over its pixels.
-        probs = seg_softmax.reshape(seg_softmax.shape[0], -1)[labels[owner], pixels]
-        scores = np.bincount(owner, weights=probs.astype(np.float64), minlength=num) / counts
-    if mode in ("center", "semantic_x_center"):
-        heatmap = _numpy_map(center_heatmap, "center_heatmap", 2, index.shape, mode)
-        rows, cols = np.divmod(pixels, index.shape[1])
-        centre_y = (np.bincount(owner, weights=rows, minlength=num) / counts).astype(np.int64)
-        centre_x = (np.bincount(owner, weights=cols, minlength=num) / counts).astype(np.int64)
-        scores = scores * heatmap[centre_y, centre_x].astype(np.float64)
-    return scores
-
-
-def _numpy_map(value, name, ndim, shape, mode):
-    """``value`` as a numpy array [..., H, W] of ``ndim`` dims (a leading 1 dropped)."""
-    if value is None:
-        raise ValueError("instance score {!r} needs {}".format(mode, name))
-    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
-        value = value.numpy()
-    value = np.asarray(value)
-    if value.ndim == ndim + 1 and value.shape[0] == 1:
-        value = value[0]
-    if value.ndim != ndim or value.shape[-2:] != tuple(shape):
-        raise ValueError("{} must be [{}H, W] with (H, W) = the panoptic map's {}, got {}".format(
-            name, "C, " if ndim == 3 else "", tuple(shape), tuple(value.shape)))
-    return value
-
-
-def _panoptic_instances(pan_pred, label_divisor):
-    """Labels [P], an index map (-1 = none), pixel counts [P] and panoptic ids [P] of the
-    instances (``class * label_divisor + k``, k >= 1) of a panoptic map."""
-    ids, index, counts = compact_ids(pan_pred)
-    keep = (ids >= label_divisor) & (ids % label_divisor != 0)
-    labels = ids[keep] // label_divisor
-    remap = np.full(ids.size, -1, dtype=np.int32)
-    remap[keep] = np.arange(labels.size, dtype=np.int32)
-    return labels, np.take(remap, index), counts[keep], ids[keep]
-
-
-def panoptic_instance_scores(panoptic, seg_softmax=None, center_heatmap=None,
-                             mode=DEFAULT_INSTANCE_SCORE, label_divisor=1000):
-    """Score of every instance of a panoptic map (see :func:`instance_scores`).
-
-    Returns:
-        dict[int, float]: panoptic id -> score.
-    """
-    labels, index, counts, ids = _panoptic_instances(as_label_map(panoptic, "panoptic"),
-                                                     int(label_divisor))
-    scores = instance_scores(labels, index, counts, seg_softmax, center_heatmap, mode)
-    return {int(i): float(s) for i, s in zip(ids, scores)}
-
-
 def _gt_instances(seg_map, ins_map):
     """Labels [G] and an index map (-1 = none) of the ground-truth instances (ins_map > 0)."""
     ids, index, _ = compact_ids(ins_map)
@@ -461,11 +368,58 @@ def _gt_instances(seg_map, ins_map):
     return labels.astype(np.int64), gt_index
 
 
-def _stack_disjoint(masks, shape):
-    """Index map (-1 = none) of pairwise disjoint masks, or None when two masks overlap."""
+# Index maps of the masks made by the converters, by id of each mask's read-only buffer:
+# (weak reference to the buffer, index map, position, masks cut from the map). An entry goes
+# with its buffer; it only saves work, and a mask it knows is unchanged (read-only).
+_MASK_SOURCES = {}
+
+
+def _masks_of(index, count):
+    """Read-only [H, W] bool masks ``index == k`` for k < count, recorded for :func:`_index_of`.
+
+    Each mask is written from its own pixels only (fresh zero pages are free until touched),
+    so the cost follows the instances' area rather than count x image size.
+    """
+    flat = index.ravel()
+    pixels = np.flatnonzero(flat >= 0)
+    owner = flat[pixels].astype(np.int16 if count < 2 ** 15 else np.int64)
+    order = np.argsort(owner, kind="stable")  # a radix sort on int16
+    bounds = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=count), out=bounds[1:])
+    pixels = pixels[order]
+    masks = []
+    for k in range(count):
+        buffer = np.zeros(flat.size, dtype=bool)
+        buffer[pixels[bounds[k]:bounds[k + 1]]] = True
+        buffer.flags.writeable = False  # views of it cannot be made writeable either
+        key = id(buffer)
+        _MASK_SOURCES[key] = (weakref.ref(buffer), index, k, count)
+        weakref.finalize(buffer, _MASK_SOURCES.pop, key, None)
+        masks.append(buffer.reshape(index.shape))
+    return masks
+
+
+def _index_of(masks, shape):
+    """Index map (-1 = none, read-only) of pairwise disjoint masks, or None when two overlap.
+
+    Masks that are all distinct, unchanged masks of one converter call are read back from the
+    converter's index map; any other list is stacked mask by mask.
+    """
+    sources = [_MASK_SOURCES.get(id(m.base)) for m in masks]
+    if masks and all(s is not None and s[0]() is m.base and s[1] is sources[0][1]
+                     and m.shape == shape for s, m in zip(sources, masks)) \
+            and len({s[2] for s in sources}) == len(masks):
+        source = sources[0][1]
+        if [s[2] for s in sources] == list(range(sources[0][3])):  # the converter's whole list
+            return source
+        remap = np.full(sources[0][3] + 1, -1, dtype=np.int32)  # index -1 -> slot 0
+        remap[[s[2] + 1 for s in sources]] = np.arange(len(masks), dtype=np.int32)
+        return np.take(remap, source + 1)
     stacked = np.zeros(shape, dtype=np.int32)
     for k, mask in enumerate(masks):
-        if np.any(stacked[mask]):
-            return None
-        stacked[mask] = k + 1
-    return stacked - 1
+        np.copyto(stacked, k + 1, where=mask)
+    # Disjoint exactly when the union is as large as the masks together.
+    if np.count_nonzero(stacked) != sum(np.count_nonzero(m) for m in masks):
+        return None
+    stacked -= 1
+    return stacked

@@ -42,6 +42,7 @@ from cityscapesscripts.helpers.labels import id2label
 
 from paddleseg_panoptic.datasets.meta import (IGNORE_INDEX, NUM_CLASSES, THING_LIST,
                                               TRAIN_ID_TO_LABEL_ID)
+from paddleseg_panoptic.utils.panoptic_ids import decode, has_instance, id2rgb
 
 TASKS = ('panoptic', 'instance', 'semantic')
 _EVAL_PKG = 'cityscapesscripts.evaluation.'
@@ -103,36 +104,6 @@ def _imwrite(path, image):
     # these mostly constant maps (explicit zlib levels are slower and larger).
     if not cv2.imwrite(path, image):
         raise OSError('could not write {}'.format(path))
-
-
-def segment_scores_from_softmax(panoptic, semantic_softmax, label_divisor=1000):
-    """Score of each instance segment: mean softmax probability of its class over its mask.
-
-    Args:
-        panoptic (np.ndarray): [H, W] int panoptic map, class * label_divisor + k for instances.
-        semantic_softmax (np.ndarray): [C, H, W] class probabilities.
-        label_divisor (int): as in ``panoptic``.
-
-    Returns:
-        dict[int, float]: instance panoptic id -> score.
-    """
-    panoptic = np.asarray(panoptic)
-    softmax = np.asarray(semantic_softmax)
-    if softmax.ndim != 3 or softmax.shape[1:] != panoptic.shape:
-        raise ValueError('semantic_softmax must be [C, H, W] with (H, W) = panoptic shape {}, got '
-                         '{}'.format(panoptic.shape, softmax.shape))
-    flat = panoptic.ravel().astype(np.int64)
-    if flat.size and flat.min() < 0:
-        raise ValueError('panoptic has negative values')
-    counts = np.bincount(flat)
-    ids = np.nonzero(counts)[0]
-    ids = ids[(ids >= label_divisor) & (ids % label_divisor != 0)]
-    scores = {}
-    for cls in np.unique(ids // label_divisor):
-        sums = np.bincount(flat, weights=softmax[cls].ravel(), minlength=len(counts))
-        for i in ids[ids // label_divisor == cls].tolist():
-            scores[i] = float(sums[i] / counts[i])
-    return scores
 
 
 class OfficialWriter:
@@ -220,8 +191,8 @@ class OfficialWriter:
         for value in np.nonzero(areas)[0].tolist():
             if value == IGNORE_INDEX:
                 continue
-            cls = value // self.label_divisor if value >= self.label_divisor else value
-            k = value % self.label_divisor if value >= self.label_divisor else None
+            cls, k = (int(v) for v in decode(value, self.label_divisor))
+            k = k if has_instance(value, self.label_divisor) else None
             if not 0 <= cls < NUM_CLASSES or (k is not None and k >= 1000):
                 raise ValueError('{}: panoptic value {} is not class * {} + k with a train id '
                                  'class and k < 1000'.format(image_id, value, self.label_divisor))
@@ -232,9 +203,9 @@ class OfficialWriter:
                              'area': int(areas[value]), 'iscrowd': 0, 'value': value,
                              'train_id': cls, 'instance': k is not None and k > 0})
         ids = official_ids[flat].reshape(panoptic.shape)
-        # cv2 writes BGR: blue = id // 256^2, green = id // 256 % 256, red = id % 256.
-        bgr = np.stack([ids // 65536, ids // 256 % 256, ids % 256], axis=-1).astype(np.uint8)
-        _imwrite(os.path.join(self.panoptic_dir, image_id + '_panoptic.png'), bgr)
+        # cv2 writes BGR.
+        _imwrite(os.path.join(self.panoptic_dir, image_id + '_panoptic.png'),
+                 np.ascontiguousarray(id2rgb(ids)[..., ::-1]))
         return segments
 
     def _write_instances(self, image_id, panoptic, segments, segment_scores):

@@ -1,9 +1,12 @@
-"""The whole post-processing chain for one image, from the three network outputs (SPEC 6)."""
+"""The whole post-processing chain for one image, from the three network outputs.
+
+The steps are those of docs/postprocess.md ("Algorithm").
+"""
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from . import _arrays
+from . import _arrays, _limits
 from .centers import _check_args as _check_center_args
 from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from .fusion import _check_args as _check_fusion_args
@@ -12,9 +15,6 @@ from .grouping import _instance_numpy, _instance_paddle, thing_mask_paddle
 
 __all__ = ["panoptic_postprocess"]
 
-# Rows of the [C, rows, W] blocks in which the numpy argmax / softmax run: small enough for the
-# block to stay in cache between the passes over it.
-_BLOCK_ROWS = 8
 
 
 def _squeeze_batch(x, name, channels):
@@ -58,15 +58,15 @@ def _argmax_softmax_numpy(logits, size, softmax=True):
     h0, w0 = size
     semantic = np.empty((height, width), dtype=np.int64)
     probs = np.empty((num_classes, h0, w0), dtype=np.float32) if softmax else None
-    label = np.empty((_BLOCK_ROWS, width), dtype=np.int8 if num_classes < 128 else np.int64)
-    equal = np.empty((_BLOCK_ROWS, width), dtype=bool)
-    for r in range(0, height, _BLOCK_ROWS):
-        block = logits[:, r:r + _BLOCK_ROWS]
+    label = np.empty((_limits.ARGMAX_ROWS, width), dtype=np.int8 if num_classes < 128 else np.int64)
+    equal = np.empty((_limits.ARGMAX_ROWS, width), dtype=bool)
+    for r in range(0, height, _limits.ARGMAX_ROWS):
+        block = logits[:, r:r + _limits.ARGMAX_ROWS]
         rows = block.shape[1]
         peak = block.max(axis=0)
         lab, eq = label[:rows], equal[:rows]
-        lab.fill(0)
-        for c in range(num_classes - 1, 0, -1):  # the smallest equal class is written last
+        lab.fill(0)  # a pixel equal to none of the classes (NaN) keeps class 0
+        for c in range(num_classes - 1, -1, -1):  # the smallest equal class is written last
             np.equal(block[c], peak, out=eq)
             np.copyto(lab, c, where=eq)
         semantic[r:r + rows] = lab

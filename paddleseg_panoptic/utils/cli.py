@@ -3,9 +3,9 @@
 
 The post-processing defaults come from ``postprocess/defaults.py`` only.
 """
-from paddleseg_panoptic.evaluation.instance import DEFAULT_INSTANCE_SCORE, INSTANCE_SCORES
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils.device import DEVICES
+from paddleseg_panoptic.utils.panoptic_ids import DEFAULT_INSTANCE_SCORE, INSTANCE_SCORES
 
 __all__ = ["add_common_args", "add_postprocess_args", "add_device_arg", "add_opts_arg",
            "add_inference_args", "parse_args", "check_postprocess_args", "postprocess_kwargs",

@@ -6,7 +6,7 @@ collective.
 import paddle
 import paddle.distributed as dist
 
-__all__ = ["get_rank", "get_world_size", "is_main_process", "init_distributed", "barrier",
+__all__ = ["get_rank", "get_world_size", "init_distributed", "barrier",
            "broadcast_buffers", "all_reduce_max", "failures_of_all_ranks", "describe_failures",
            "unwrap_model"]
 
@@ -21,10 +21,6 @@ def get_rank():
 def get_world_size():
     """Number of launched processes (1 when not launched in parallel)."""
     return dist.get_world_size()
-
-
-def is_main_process():
-    return get_rank() == 0
 
 
 def init_distributed():
