@@ -4,6 +4,7 @@ Reads SAVE_DIR/metrics.jsonl (written by tools/train.py) and draws the loss term
 the learning rate and the evaluation metrics against the iteration in one PNG.
 """
 import argparse
+import sys
 
 import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
