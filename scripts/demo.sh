@@ -50,6 +50,7 @@ echo "== training for $ITERS iterations on CPU -> $OUT"
 SAVE=$(( ITERS / 2 > 0 ? ITERS / 2 : 1 ))
 $PY tools/train.py --config "$CONFIG" --iters "$ITERS" --save_interval "$SAVE" --do_eval \
   --use_vdl --seed 0 --num_workers "$WORKERS" --log_iters 20 --device cpu --save_dir "$OUT"
+$PY tools/plot_log.py "$OUT" --out "$OUT/curves.png"
 
 echo "== evaluating $OUT/best_model on the toy validation set"
 $PY tools/val.py --config "$CONFIG" --model_path "$OUT/best_model/model.pdparams" \
@@ -63,6 +64,7 @@ cat <<MSG
 
 Demo finished in $(( $(date +%s) - start )) s ($ITERS training iterations).
   checkpoints and logs:  $OUT/ (VisualDL: visualdl --logdir $OUT)
+  training curves:       $OUT/curves.png (from $OUT/metrics.jsonl; log: $OUT/train.log)
   metrics (JSON):        $OUT/val_results.json
   pictures:              $OUT/result/{panoptic,semantic,instance}/
   panoptic ids + JSON:   $OUT/result/{panoptic_ids,segments}/

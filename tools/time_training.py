@@ -13,20 +13,15 @@ The planned count is printed and, with ``--iters_file``, written there alone (fo
 as it was during the probe.
 """
 import argparse
-import os
 import sys
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # running from a source checkout without installing the package
-    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-    import paddleseg_panoptic  # noqa: F401
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
-from paddleseg_panoptic.core.train_plan import plan_iters, probe_training  # noqa: E402
-from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
-from paddleseg_panoptic.cvlibs.config import Config  # noqa: E402
-from paddleseg_panoptic.utils import cli  # noqa: E402
+from paddleseg_panoptic.core.train import TrainingError
+from paddleseg_panoptic.core.train_plan import plan_iters, probe_training
+from paddleseg_panoptic.cvlibs.builder import ConfigError
+from paddleseg_panoptic.cvlibs.config import Config
+from paddleseg_panoptic.utils import cli
 
 
 def parse_args(argv=None):
