@@ -58,3 +58,7 @@ def test_demo_script_documents_and_checks_its_arguments():
     bad = subprocess.run(["bash", demo, "--budget", "3"], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "unknown argument --budget" in bad.stderr
+    assert "--style easy|hard" in usage.stdout
+    style = subprocess.run(["bash", demo, "--style", "medium"], capture_output=True, text=True,
+                           timeout=60)
+    assert style.returncode == 2 and "--style must be easy or hard, got medium" in style.stderr
