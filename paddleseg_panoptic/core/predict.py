@@ -84,12 +84,13 @@ def padded_size(size, align_corners, size_divisor=SIZE_DIVISOR):
     return max(1, math.ceil(size / size_divisor)) * size_divisor
 
 
-def prepare_input(image_bgr, transforms, align_corners):
+def prepare_input(image_bgr, transforms, align_corners, size_divisor=SIZE_DIVISOR):
     """Normalise and pad one image.
 
     Args:
         image_bgr (np.ndarray): [H, W, 3] uint8 BGR.
         transforms (paddleseg.transforms.Compose): from :func:`prediction_transforms`.
+        align_corners, size_divisor: the padding rule of :func:`padded_size`.
 
     Returns:
         np.ndarray: [3, Hp, Wp] float32, zero at the bottom / right padding.
@@ -104,8 +105,8 @@ def prepare_input(image_bgr, transforms, align_corners):
         raise ValueError("the validation transforms changed the image size from {} to {}; "
                          "prediction supports only Normalize-like transforms".format(
                              (height, width), image.shape[1:]))
-    out = np.zeros((image.shape[0], padded_size(height, align_corners),
-                    padded_size(width, align_corners)), dtype=np.float32)
+    out = np.zeros((image.shape[0], padded_size(height, align_corners, size_divisor),
+                    padded_size(width, align_corners, size_divisor)), dtype=np.float32)
     out[:, :height, :width] = image
     return out
 
@@ -118,36 +119,65 @@ def _to_numpy(value):
     return np.asarray(value)
 
 
+def network_outputs(model, x):
+    """Run the network on one prepared image.
+
+    Args:
+        model: a ``paddle.nn.Layer`` (dygraph, in eval mode), or an exported model with
+            ``run(batch)`` returning numpy arrays (:class:`paddleseg_panoptic.deploy.Predictor`).
+        x (np.ndarray): [3, Hp, Wp] float32 from :func:`prepare_input`.
+
+    Returns:
+        list: ``[semantic [C, Hp, Wp], center [1, Hp, Wp], offset [2, Hp, Wp]]``, numpy, or
+        Paddle tensors when a dygraph model runs on a GPU (post-processing stays there).
+    """
+    if not isinstance(model, paddle.nn.Layer):
+        return [o[0] for o in model.run(x[None])[:3]]
+    with paddle.no_grad():
+        outputs = [o[0] for o in model(paddle.to_tensor(x[None]))[:3]]
+    if not outputs[0].place.is_gpu_place():
+        # On CPU the chain runs in numpy; numpy in gives numpy out without copies back.
+        outputs = [o.numpy() for o in outputs]
+    return outputs
+
+
+def postprocess_outputs(outputs, size, facts=DatasetFacts(), threshold=defaults.THRESHOLD,
+                        nms_kernel=defaults.NMS_KERNEL, top_k=defaults.TOP_K):
+    """Post-process :func:`network_outputs` of one image and crop to ``size`` = (H, W).
+
+    Returns:
+        dict: numpy arrays, see :func:`predict_image`.
+    """
+    # Imported here so that the visualisation part of this module works on its own.
+    from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
+
+    semantic, center, offset = outputs
+    result = panoptic_postprocess(
+        semantic, center, offset, thing_list=list(facts.thing_list),
+        label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
+        ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
+        top_k=top_k, output_size=tuple(size))
+    return {key: _to_numpy(value) for key, value in result.items()}
+
+
 def predict_image(model, image_bgr, transforms, facts=DatasetFacts(),
                   threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL,
                   top_k=defaults.TOP_K):
     """Predict and post-process one image of any size.
 
     Args:
-        model (paddle.nn.Layer): in eval mode; ``model(x)`` -> [semantic, center, offset].
+        model (paddle.nn.Layer or Predictor): in eval mode; see :func:`network_outputs`. Its
+            ``align_corners`` (and ``size_divisor``, if any) set the padding.
         image_bgr (np.ndarray): [H, W, 3] uint8 BGR.
 
     Returns:
         dict: numpy arrays cropped to [H, W]: ``semantic``, ``semantic_softmax`` [C, H, W],
         ``instance``, ``panoptic``, ``center_heatmap``, ``centers`` ([K, 2] or None).
     """
-    # Imported here so that the visualisation part of this module works on its own.
-    from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
-
-    height, width = image_bgr.shape[:2]
-    x = prepare_input(image_bgr, transforms, getattr(model, "align_corners", True))
-    with paddle.no_grad():
-        semantic, center, offset = model(paddle.to_tensor(x[None]))[:3]
-    semantic, center, offset = semantic[0], center[0], offset[0]
-    if not semantic.place.is_gpu_place():
-        # On CPU the chain runs in numpy; numpy in gives numpy out without copies back.
-        semantic, center, offset = semantic.numpy(), center.numpy(), offset.numpy()
-    result = panoptic_postprocess(
-        semantic, center, offset, thing_list=list(facts.thing_list),
-        label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
-        ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
-        top_k=top_k, output_size=(height, width))
-    return {key: _to_numpy(value) for key, value in result.items()}
+    x = prepare_input(image_bgr, transforms, getattr(model, "align_corners", True),
+                      getattr(model, "size_divisor", SIZE_DIVISOR))
+    return postprocess_outputs(network_outputs(model, x), image_bgr.shape[:2], facts,
+                               threshold, nms_kernel, top_k)
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -225,7 +255,7 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
     """Predict ``items[rank::world_size]`` and save their outputs.
 
     Args:
-        model (paddle.nn.Layer): with its weights loaded.
+        model (paddle.nn.Layer or Predictor): with its weights loaded.
         items (list[ImageItem]): from :func:`list_images`, the same list on every process.
         transforms (paddleseg.transforms.Compose): from :func:`prediction_transforms`.
         progress (bool): show a progress bar over all images (on rank 0 only).
@@ -236,7 +266,8 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
     """
     from tqdm import tqdm
 
-    model.eval()
+    if isinstance(model, paddle.nn.Layer):
+        model.eval()
     mine = list(range(rank, len(items), world_size))
     if world_size > 1:
         _log("info", "Process {}/{}: {} of {} image(s)".format(rank, world_size, len(mine),
@@ -264,8 +295,8 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
 def run_prediction(config, model_path, image_path, save_dir="./output/result",
                    threshold=defaults.THRESHOLD, nms_kernel=defaults.NMS_KERNEL,
                    top_k=defaults.TOP_K, device="auto", opts=None, progress=True):
-    """What ``tools/predict.py`` does: list the images, build the model, load the weights
-    (both checked before any image is read), then predict this process's share.
+    """What ``tools/predict.py --config --model_path`` does: list the images, build the model,
+    load the weights (both checked before any image is read), then predict this process's share.
 
     Args:
         config (str): config path. ``model_path`` replaces its ``pretrained`` weights.
@@ -284,6 +315,36 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
     set_device(device)
     model = cfg.build_model(load_pretrained=False)
     load_weights(model, model_path, strict=True)
+    return _predict_all(model, items, image_path, save_dir, transforms, facts, threshold,
+                        nms_kernel, top_k, progress)
+
+
+def run_deployed_prediction(model_dir, image_path, save_dir="./output/result", backend="auto",
+                            device="auto", threads=None, progress=True, **postprocess):
+    """What ``tools/predict.py --model_dir`` does: :func:`run_prediction` with an exported model
+    (:class:`paddleseg_panoptic.deploy.Predictor`) instead of a config and weights.
+
+    Args:
+        postprocess: ``threshold``, ``nms_kernel``, ``top_k`` overriding the export's
+            ``deploy.yaml``.
+
+    Returns:
+        list[tuple[str, str]]: as :func:`run_prediction`.
+    """
+    from paddleseg_panoptic.deploy import Predictor
+
+    items = list_images(image_path, exclude_dir=save_dir)
+    if device == "auto":
+        device = "gpu" if set_device("auto").startswith("gpu") else "cpu"
+    predictor = Predictor(model_dir, backend=backend, device=device, threads=threads,
+                          **postprocess)
+    return _predict_all(predictor, items, image_path, save_dir, predictor.transforms,
+                        predictor.facts, progress=progress, **predictor.postprocess)
+
+
+def _predict_all(model, items, image_path, save_dir, transforms, facts, threshold, nms_kernel,
+                 top_k, progress):
+    """Predict ``items`` over the processes of the launch; every process's failures."""
     world_size, rank = init_distributed(), get_rank()
     if rank == 0:
         logger.info("Predicting {} image(s) from {} on {} process(es) into {}".format(
@@ -302,4 +363,3 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
         logger.info("Done: {} image(s) predicted, {} unreadable, results in {}".format(
             len(items) - len(failures), len(failures), save_dir))
     return failures
-
