@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+import cv2  # noqa: F401  (before paddle: with Paddle 2.6, OpenCV's zlib use crashes otherwise)
+
 try:
     import paddleseg_panoptic  # noqa: F401
 except ImportError:  # running from a checkout without the package installed
@@ -37,7 +39,8 @@ def parse_args(argv=None):
     parser.add_argument("--onnx", action="store_true",
                         help="also write model.onnx (needs paddle2onnx: the deploy extra)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
-                        help="ONNX opset with --onnx (default: %(default)s)")
+                        help="lowest ONNX opset with --onnx, raised where an operator needs a "
+                             "newer one (default: %(default)s)")
     cli.add_postprocess_args(parser, during="prediction with the exported model (recorded "
                                             "in deploy.yaml)")
     cli.add_opts_arg(parser)

@@ -13,6 +13,8 @@ import argparse
 import os
 import sys
 
+import cv2  # noqa: F401  (before paddle: with Paddle 2.6, OpenCV's zlib use crashes otherwise)
+
 try:
     import paddleseg_panoptic  # noqa: F401
 except ImportError:  # running from a checkout without the package installed

@@ -7,6 +7,7 @@ Run an export in its own process (as ``tools/export.py`` does): on Paddle 3.x, c
 model in a process after ``paddle.jit.save`` has crashed it.
 """
 import hashlib
+import inspect
 import os
 
 import paddle
@@ -47,6 +48,14 @@ def convert_to_onnx(program_file, params_file, onnx_file, opset=DEFAULT_OPSET):
     paddle2onnx's own graph optimisation (Polygraphy) is not used: it may pip-install packages
     while it runs. onnxruntime folds constants itself when it loads the model.
 
+    Args:
+        opset (int): the lowest ONNX opset; paddle2onnx raises it where an operator needs a
+            newer one (e.g. hard_swish, in MobileNetV3, needs 14 with paddle2onnx 1.x). With a
+            fixed opset it aborts the whole process instead of raising an error.
+
+    Returns:
+        int: the opset of the model written.
+
     Raises:
         DeployError: paddle2onnx is not installed, or the conversion failed.
     """
@@ -54,11 +63,17 @@ def convert_to_onnx(program_file, params_file, onnx_file, opset=DEFAULT_OPSET):
         import paddle2onnx
     except ImportError:
         raise DeployError("--onnx needs paddle2onnx: " + DEPLOY_EXTRA_HINT) from None
+    except ValueError as e:  # paddle2onnx 2.x refuses Paddle 2.6 when imported
+        raise DeployError("paddle2onnx cannot work with Paddle {}: {} (with Paddle 2.6 install "
+                          "paddle2onnx==1.3.1, see docs/deploy.md)".format(
+                              paddle.__version__, e)) from None
+    options = {}
+    if "optimize_tool" in inspect.signature(paddle2onnx.export).parameters:
+        options["optimize_tool"] = "None"   # paddle2onnx 2.x; 1.x has no such pass
     tmp = onnx_file + ".tmp"
     try:
         paddle2onnx.export(program_file, params_file, save_file=tmp, opset_version=int(opset),
-                           auto_upgrade_opset=False, enable_onnx_checker=True,
-                           optimize_tool="None")
+                           auto_upgrade_opset=True, enable_onnx_checker=True, **options)
     except Exception as e:  # paddle2onnx logs its error and fails later with anything
         raise DeployError("paddle2onnx could not convert {}: {}: {}".format(
             program_file, type(e).__name__, e)) from None
@@ -66,7 +81,15 @@ def convert_to_onnx(program_file, params_file, onnx_file, opset=DEFAULT_OPSET):
         raise DeployError("paddle2onnx could not convert {} (see its log above)".format(
             program_file))
     os.replace(tmp, onnx_file)
-    return onnx_file
+    return _onnx_opset(onnx_file)
+
+
+def _onnx_opset(onnx_file):
+    import onnx
+
+    model = onnx.load(onnx_file, load_external_data=False)
+    return max(int(entry.version) for entry in model.opset_import
+               if entry.domain in ("", "ai.onnx"))
 
 
 def _checkpoint_file(model_path):
@@ -85,6 +108,7 @@ def export_model(config, model_path, save_dir, input_shape=(-1, 3, -1, -1), onnx
             they must fit the model exactly.
         input_shape (sequence[int]): ``[N, 3, H, W]``, -1 for a size known only at run time.
         onnx (bool): also write ``model.onnx`` (needs the ``deploy`` extra).
+        opset (int): the lowest ONNX opset (see :func:`convert_to_onnx`).
         threshold, nms_kernel, top_k: post-processing settings recorded in ``deploy.yaml``.
 
     Returns:
@@ -125,13 +149,14 @@ def export_model(config, model_path, save_dir, input_shape=(-1, 3, -1, -1), onnx
     files = {"program": program, "params": deploy_info.PARAMS_FILE}
     logger.info("Saved the Paddle inference model: {}".format(
         ", ".join(os.path.join(save_dir, f) for f in files.values())))
+    onnx_opset = None
     if onnx:
-        convert_to_onnx(os.path.join(save_dir, program),
-                        os.path.join(save_dir, deploy_info.PARAMS_FILE),
-                        os.path.join(save_dir, deploy_info.ONNX_FILE), opset)
+        onnx_opset = convert_to_onnx(os.path.join(save_dir, program),
+                                     os.path.join(save_dir, deploy_info.PARAMS_FILE),
+                                     os.path.join(save_dir, deploy_info.ONNX_FILE), opset)
         files["onnx"] = deploy_info.ONNX_FILE
         logger.info("Saved the ONNX model (opset {}): {}".format(
-            opset, os.path.join(save_dir, deploy_info.ONNX_FILE)))
+            onnx_opset, os.path.join(save_dir, deploy_info.ONNX_FILE)))
     checkpoint = _checkpoint_file(model_path)
     path = deploy_info.write_deploy_info(
         save_dir, files=files, input_name="image", input_shape=input_shape,
@@ -142,6 +167,6 @@ def export_model(config, model_path, save_dir, input_shape=(-1, 3, -1, -1), onnx
         source={"config": os.path.abspath(cfg.path), "config_content": cfg.dic,
                 "checkpoint": os.path.abspath(checkpoint),
                 "checkpoint_sha256": _sha256(checkpoint), "paddle": paddle.__version__,
-                "onnx_opset": int(opset) if onnx else None})
+                "onnx_opset": onnx_opset})
     logger.info("Wrote {}".format(path))
     return path
