@@ -13,7 +13,7 @@ import os
 import paddle
 from paddleseg.utils import logger
 
-from paddleseg_panoptic.core.predict import SIZE_DIVISOR
+from paddleseg_panoptic.transforms.padding import SIZE_DIVISOR
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.deploy import info as deploy_info
 from paddleseg_panoptic.deploy.info import DEPLOY_EXTRA_HINT, DeployError
