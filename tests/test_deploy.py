@@ -223,6 +223,22 @@ def test_predictor_gives_the_dygraph_result_dict(work):
                                atol=1e-5)
 
 
+def test_test_time_augmentation_runs_the_exported_network_like_the_dygraph_one(work):
+    from paddleseg_panoptic.core.tta import TTA
+
+    toy = work["models"]["toy"]
+    predictor = Predictor(toy["export"], backend="paddle")
+    cfg = toy["cfg"]
+    tta = TTA(scales=(0.75, 1.0), flip_horizontal=True)
+    image = cv2.imread(str(work["images"] / "sub" / "b.jpg"))
+    expected = P.predict_image(toy["model"], image, P.prediction_transforms(cfg.val_transforms),
+                               DatasetFacts.from_config(cfg), tta=tta)
+    result = P.predict_image(predictor, image, predictor.transforms, predictor.facts, tta=tta)
+    np.testing.assert_allclose(result["semantic_softmax"], expected["semantic_softmax"],
+                               atol=1e-5)
+    assert np.mean(result["panoptic"] == expected["panoptic"]) >= 0.999
+
+
 def _tree(root):
     return {str(p.relative_to(root)): p for p in sorted(Path(root).rglob("*")) if p.is_file()}
 

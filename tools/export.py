@@ -7,17 +7,12 @@ Then predict without the config: python tools/predict.py --model_dir output/expo
 See docs/deploy.md.
 """
 import argparse
-import os
 import sys
 
 import cv2  # noqa: F401  (before paddle: with Paddle 2.6, OpenCV's zlib use crashes otherwise)
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # running from a checkout without the package installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from paddleseg_panoptic.utils import cli  # noqa: E402
+from paddleseg_panoptic.utils import cli
 
 
 def parse_args(argv=None):
