@@ -283,18 +283,14 @@ def test_predict_tool_with_model_dir_writes_the_dygraph_files(work):
     _assert_same_outputs(_tree(paddle_dir), theirs)
 
 
-def test_predict_tool_takes_postprocess_defaults_from_the_export(work, tmp_path):
+def test_predict_tool_takes_postprocess_defaults_from_the_export(work, tmp_path, load_tool):
     toy = work["models"]["toy"]
     export = tmp_path / "export"
     _link_export(toy["export"], export)
     info = yaml.safe_load((toy["export"] / "deploy.yaml").read_text())
     info["postprocess"] = {"threshold": 0.3, "nms_kernel": 5, "top_k": None}
     (export / "deploy.yaml").write_text(yaml.safe_dump(info))
-    sys.path.insert(0, str(REPO / "tools"))
-    try:
-        import predict as tool
-    finally:
-        sys.path.remove(str(REPO / "tools"))
+    tool = load_tool("predict")
     args = tool.parse_args(["--model_dir", str(export), "--image_path", "x"])
     assert (args.threshold, args.nms_kernel, args.top_k) == (0.3, 5, 0)
     args = tool.parse_args(["--model_dir", str(export), "--image_path", "x", "--nms_kernel", "3"])
@@ -303,6 +299,8 @@ def test_predict_tool_takes_postprocess_defaults_from_the_export(work, tmp_path)
         tool.parse_args(["--model_dir", str(export), "--config", str(TOY), "--image_path", "x"])
     with pytest.raises(SystemExit):
         tool.parse_args(["--image_path", "x"])
+    with pytest.raises(SystemExit):   # exported models predict images, not videos
+        tool.parse_args(["--model_dir", str(export), "--video", "clip.mp4"])
 
 
 # ---------------------------------------------------------------------------- bad folders
