@@ -36,6 +36,8 @@ setup(
     python_requires=">=3.8",
     packages=find_packages(include=["paddleseg_panoptic", "paddleseg_panoptic.*"]),
     install_requires=install_requires(),
-    extras_require={"dev": read_requirements("requirements-dev.txt")},
+    extras_require={"dev": read_requirements("requirements-dev.txt"),
+                    # tools/export.py --onnx and the onnxruntime backend (docs/deploy.md)
+                    "deploy": read_requirements("requirements-deploy.txt")},
     license="Apache-2.0",
 )

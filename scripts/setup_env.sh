@@ -9,9 +9,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 if ! .venv/bin/python -c "import paddleseg_panoptic" >/dev/null 2>&1 \
-   || [ setup.py -nt .venv/.installed ] || [ requirements.txt -nt .venv/.installed ]; then
+   || [ setup.py -nt .venv/.installed ] || [ requirements.txt -nt .venv/.installed ] \
+   || [ requirements-deploy.txt -nt .venv/.installed ]; then
   echo "[setup] installing paddleseg_panoptic and its requirements into .venv"
   .venv/bin/python -m pip install --upgrade --quiet pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  # The deploy extra too, so that the export / onnxruntime tests run.
+  .venv/bin/python -m pip install --quiet -e ".[dev,deploy]"
   touch .venv/.installed
 fi

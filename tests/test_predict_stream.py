@@ -15,7 +15,8 @@ from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.utils import visualize as vis
 from paddleseg_panoptic.utils.panoptic_ids import rgb2id
-from test_predict_tool import REPO, TOY, _biased_model, _env
+from predict_toys import biased_model
+from test_predict_tool import REPO, TOY, _env
 
 FRAMES, HEIGHT, WIDTH, FPS = 5, 40, 64, 10.0
 
@@ -44,7 +45,7 @@ def clip(tmp_path_factory):
         writer.write(cv2.GaussianBlur(noise, (0, 0), 3))
     writer.release()
     cfg = Config(str(TOY))
-    model = _biased_model(cfg)
+    model = biased_model(cfg)
     model_path = root / "model.pdparams"
     import paddle
     paddle.save(model.state_dict(), str(model_path))

@@ -17,6 +17,7 @@ from paddleseg_panoptic.datasets import meta
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.utils import visualize as vis
 from paddleseg_panoptic.utils.panoptic_ids import rgb2id
+from predict_toys import biased_model
 
 REPO = Path(__file__).resolve().parents[1]
 TOY = REPO / "configs" / "quick_start" / "panoptic_deeplab_resnet18_os32_toy.yml"
@@ -41,20 +42,6 @@ def _tree(root):
             if p.is_file()}
 
 
-def _biased_model(cfg):
-    """A random model whose outputs hold road, building and many car instances."""
-    paddle.seed(0)
-    model = cfg.build_model(load_pretrained=False)
-    state = model.state_dict()
-    bias = np.zeros(meta.NUM_CLASSES, "float32")
-    bias[[0, 2, 11, 13]] = 3.0
-    state["head.semantic_head.classifier.0.1.bias"].set_value(bias)
-    # A flat heatmap of about 0.5: local maxima of the noise become centres.
-    state["head.instance_head.classifier.0.1.bias"].set_value(np.array([0.5], "float32"))
-    model.eval()
-    return model
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
@@ -72,7 +59,7 @@ def work(tmp_path_factory):
     config.write_text("_base_: {}\nval_dataset:\n  stuff_area: {}\n".format(
         TOY.as_posix(), STUFF_AREA))
     cfg = Config(str(config))
-    model = _biased_model(cfg)
+    model = biased_model(cfg)
     model_path = root / "model.pdparams"
     paddle.save(model.state_dict(), str(model_path))
     return {"root": root, "images": images, "config": config, "cfg": cfg, "model": model,

@@ -93,9 +93,10 @@ def test_flip_averages_the_mirrored_pass_exactly():
 
 def test_image_and_its_mirror_give_mirrored_results_on_a_tiny_real_model():
     from paddleseg_panoptic.cvlibs.config import Config
-    from test_predict_tool import TOY, _biased_model
+    from predict_toys import biased_model
+    from test_predict_tool import TOY
 
-    model = _biased_model(Config(str(TOY)))
+    model = biased_model(Config(str(TOY)))
     x = paddle.to_tensor(np.random.default_rng(0).standard_normal((1, 3, 65, 97)),
                          dtype="float32")
     tta = TTA((0.5, 1.0), flip_horizontal=True)

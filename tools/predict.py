@@ -4,6 +4,8 @@ Single process:
     python tools/predict.py --config CFG --model_path model.pdparams --image_path IMAGES
 Several processes (images split over them):
     python -m paddle.distributed.launch --nproc_per_node 2 tools/predict.py ...
+With a model exported by tools/export.py (onnxruntime or Paddle Inference, see docs/deploy.md):
+    python tools/predict.py --model_dir output/export --image_path IMAGES
 A video or a camera, frame by frame:
     python tools/predict.py --config CFG --model_path model.pdparams --video clip.mp4
 
@@ -12,9 +14,11 @@ See docs/prediction.md for the files written under --save_dir.
 import argparse
 import sys
 
+import cv2  # noqa: F401  (before paddle: with Paddle 2.6, OpenCV's zlib use crashes otherwise)
 import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
 from paddleseg_panoptic.core.predict import OUTPUT_KINDS, check_outputs
+from paddleseg_panoptic.deploy.backends import BACKENDS
 from paddleseg_panoptic.utils import cli
 
 
@@ -22,11 +26,21 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description="Predict with a Panoptic-DeepLab model and save pictures, panoptic id PNGs "
                     "and segment JSON files.")
-    parser.add_argument("--config", required=True, help="model config (YAML)")
-    parser.add_argument("--model_path", required=True,
-                        help="trained weights (.pdparams, a folder holding model.pdparams, or "
-                             "an http(s) URL of a .pdparams, downloaded once to a cache); the "
-                             "config's `pretrained` weights are not loaded")
+    model = parser.add_argument_group(
+        "model", "either --config with --model_path (dygraph), or --model_dir (exported)")
+    model.add_argument("--config", help="model config (YAML)")
+    model.add_argument("--model_path",
+                       help="trained weights (.pdparams, a folder holding model.pdparams, or "
+                            "an http(s) URL of a .pdparams, downloaded once to a cache); the "
+                            "config's `pretrained` weights are not loaded")
+    model.add_argument("--model_dir",
+                       help="a folder written by tools/export.py (images only); the "
+                            "post-processing defaults then come from its deploy.yaml")
+    model.add_argument("--backend", choices=("auto",) + BACKENDS, default="auto",
+                       help="engine for --model_dir; auto: the fastest that loads, said in the "
+                            "log (default: %(default)s)")
+    model.add_argument("--threads", type=int, default=None,
+                       help="CPU threads of the --model_dir engine (default: the engine's)")
     inputs = parser.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--image_path",
                         help="an image, a folder (searched recursively for .jpg .jpeg .png .bmp "
@@ -52,7 +66,19 @@ def parse_args(argv=None):
                         help="--video / --camera: stop after reading N frames")
     cli.add_common_args(parser)
     cli.add_inference_args(parser, "--aug_pred")
+    known, _ = parser.parse_known_args(argv)
+    if known.model_dir:
+        _defaults_from_export(parser, known.model_dir)
     args = cli.parse_args(parser, argv)
+    if args.model_dir:
+        if args.config or args.model_path:
+            parser.error("give either --model_dir or --config with --model_path, not both")
+        if args.opts:
+            parser.error("--opts changes a config: it does not apply to --model_dir")
+        if args.image_path is None:
+            parser.error("--model_dir predicts images (--image_path), not --video / --camera")
+    elif not (args.config and args.model_path):
+        parser.error("--config and --model_path are required (or --model_dir)")
     if args.frame_stride < 1:
         parser.error("--frame_stride must be >= 1, got {}".format(args.frame_stride))
     if args.max_frames is not None and args.max_frames < 1:
@@ -65,11 +91,23 @@ def parse_args(argv=None):
     return args
 
 
+def _defaults_from_export(parser, model_dir):
+    """Post-processing defaults from ``model_dir``'s deploy.yaml (errors are reported later)."""
+    from paddleseg_panoptic.deploy.info import DeployError, read_deploy_info
+
+    try:
+        settings = read_deploy_info(model_dir).postprocess
+    except DeployError:
+        return
+    parser.set_defaults(threshold=settings["threshold"], nms_kernel=settings["nms_kernel"],
+                        top_k=0 if settings["top_k"] is None else settings["top_k"])
+
+
 def main(argv=None):
     args = parse_args(argv)
     import paddle
 
-    from paddleseg_panoptic.core.predict import run_prediction
+    from paddleseg_panoptic.core.predict import run_deployed_prediction, run_prediction
     from paddleseg_panoptic.core.stream import run_stream
 
     from paddleseg_panoptic.cvlibs.builder import ConfigError
@@ -84,8 +122,14 @@ def main(argv=None):
                                **common)
             # Ctrl-C is how a camera stream ends; a video stopped early is an interruption.
             return 130 if stats["interrupted"] and args.video is not None else 0
-        failures = run_prediction(args.config, args.model_path, args.image_path,
-                                  outputs=args.outputs or OUTPUT_KINDS, **common)
+        if args.model_dir:
+            del common["opts"]
+            failures = run_deployed_prediction(
+                args.model_dir, args.image_path, backend=args.backend, threads=args.threads,
+                outputs=args.outputs or OUTPUT_KINDS, **common)
+        else:
+            failures = run_prediction(args.config, args.model_path, args.image_path,
+                                      outputs=args.outputs or OUTPUT_KINDS, **common)
     except (ConfigError, FileNotFoundError, ValueError) as e:
         # Bad arguments or files: the message names them; a traceback would only hide it.
         print("predict.py: error: {}".format(e), file=sys.stderr)

@@ -88,12 +88,13 @@ def prediction_transforms(val_transforms):
     return Compose(kept, to_rgb=True)
 
 
-def prepare_input(image_bgr, transforms, align_corners):
+def prepare_input(image_bgr, transforms, align_corners, size_divisor=SIZE_DIVISOR):
     """Normalise and pad one image.
 
     Args:
         image_bgr (np.ndarray): [H, W, 3] uint8 BGR.
         transforms (paddleseg.transforms.Compose): from :func:`prediction_transforms`.
+        align_corners, size_divisor: the padding rule of :func:`padded_size`.
 
     Returns:
         np.ndarray: [3, Hp, Wp] float32, zero at the bottom / right padding.
@@ -108,8 +109,8 @@ def prepare_input(image_bgr, transforms, align_corners):
         raise ValueError("the validation transforms changed the image size from {} to {}; "
                          "prediction supports only Normalize-like transforms".format(
                              (height, width), image.shape[1:]))
-    out = np.zeros((image.shape[0], padded_size(height, align_corners),
-                    padded_size(width, align_corners)), dtype=np.float32)
+    out = np.zeros((image.shape[0], padded_size(height, align_corners, size_divisor),
+                    padded_size(width, align_corners, size_divisor)), dtype=np.float32)
     out[:, :height, :width] = image
     return out
 
@@ -136,15 +137,30 @@ def predict_image(model, image_bgr, transforms, facts=DatasetFacts(),
 def run_network(model, image_bgr, transforms, tta=None):
     """The first half of :func:`predict_image`: normalise, pad and run the network.
 
+    Args:
+        model (paddle.nn.Layer or Predictor): a dygraph model in eval mode, or an exported
+            model (:class:`paddleseg_panoptic.deploy.Predictor`: ``run(batch)`` on numpy). Its
+            ``align_corners`` (and ``size_divisor``, if any) set the padding.
+
     Returns:
         tuple: ``(semantic, center, offset, probabilities)`` as from
         :func:`paddleseg_panoptic.core.tta.network_outputs`, for one image (no batch axis);
         numpy arrays on CPU, tensors on a GPU.
     """
-    x = prepare_input(image_bgr, transforms, getattr(model, "align_corners", True))
+    align_corners = getattr(model, "align_corners", True)
+    x = prepare_input(image_bgr, transforms, align_corners,
+                      getattr(model, "size_divisor", SIZE_DIVISOR))
+    exported = not isinstance(model, paddle.nn.Layer)
+    if exported and (tta is None or tta.is_plain):
+        semantic, center, offset = (o[0] for o in model.run(x[None])[:3])
+        return semantic, center, offset, False
+    if exported:
+        # Test-time augmentation resizes and flips Paddle tensors around each network run.
+        run = model.run
+        model = lambda batch: [paddle.to_tensor(o) for o in run(batch.numpy())]  # noqa: E731
     with paddle.no_grad():
         semantic, center, offset, probabilities = network_outputs(
-            model, paddle.to_tensor(x[None]), tta)
+            model, paddle.to_tensor(x[None]), tta, align_corners)
     semantic, center, offset = semantic[0], center[0], offset[0]
     if not semantic.place.is_gpu_place():
         # On CPU the chain runs in numpy; numpy in gives numpy out without copies back.
@@ -297,7 +313,7 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
     """Predict ``items[rank::world_size]`` and save their outputs.
 
     Args:
-        model (paddle.nn.Layer): with its weights loaded.
+        model (paddle.nn.Layer or Predictor): with its weights loaded.
         items (list[ImageItem]): from :func:`list_images`, the same list on every process.
         transforms (paddleseg.transforms.Compose): from :func:`prediction_transforms`.
         progress (bool): show a progress bar over all images (on rank 0 only).
@@ -310,7 +326,8 @@ def predict(model, items, save_dir, transforms, facts=DatasetFacts(),
     """
     from tqdm import tqdm
 
-    model.eval()
+    if isinstance(model, paddle.nn.Layer):
+        model.eval()
     mine = list(range(rank, len(items), world_size))
     if world_size > 1:
         _log("info", "Process {}/{}: {} of {} image(s)".format(rank, world_size, len(mine),
@@ -364,9 +381,9 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
                    top_k=defaults.TOP_K, device="auto", opts=None, progress=True,
                    aug_pred=False, scales=None, flip_horizontal=None,
                    instance_score=DEFAULT_INSTANCE_SCORE, outputs=OUTPUT_KINDS):
-    """What ``tools/predict.py`` does: list the images, check ``save_dir`` can be written,
-    build the model, load the weights (all checked before any image is read), then predict
-    this process's share.
+    """What ``tools/predict.py --config --model_path`` does: list the images, check
+    ``save_dir`` can be written, build the model, load the weights (all checked before any
+    image is read), then predict this process's share.
 
     Args:
         config (str): config path. ``model_path`` (a file, a folder or an http(s) URL)
@@ -386,6 +403,45 @@ def run_prediction(config, model_path, image_path, save_dir="./output/result",
     check_output_dir(save_dir, "--save_dir")
     model, transforms, facts, tta = load_for_prediction(config, model_path, device, opts,
                                                         aug_pred, scales, flip_horizontal)
+    return _predict_all(model, items, image_path, save_dir, transforms, facts, threshold,
+                        nms_kernel, top_k, progress, tta, instance_score, outputs)
+
+
+def run_deployed_prediction(model_dir, image_path, save_dir="./output/result", backend="auto",
+                            device="auto", threads=None, progress=True, aug_pred=False,
+                            scales=None, flip_horizontal=None,
+                            instance_score=DEFAULT_INSTANCE_SCORE, outputs=OUTPUT_KINDS,
+                            **postprocess):
+    """What ``tools/predict.py --model_dir`` does: :func:`run_prediction` with an exported model
+    (:class:`paddleseg_panoptic.deploy.Predictor`) instead of a config and weights.
+
+    Args:
+        backend, threads: see :class:`~paddleseg_panoptic.deploy.Predictor`.
+        postprocess: ``threshold``, ``nms_kernel``, ``top_k`` overriding the export's
+            ``deploy.yaml``.
+
+    Returns:
+        list[tuple[str, str]]: as :func:`run_prediction`.
+    """
+    from paddleseg_panoptic.deploy import Predictor
+
+    outputs = check_outputs(outputs)
+    items = list_images(image_path, exclude_dir=save_dir)
+    check_output_dir(save_dir, "--save_dir")
+    tta = TTA.resolve(None, aug_pred, scales, flip_horizontal, enable_key="aug_pred",
+                      source=model_dir)
+    if device == "auto":
+        device = "gpu" if set_device("auto").startswith("gpu") else "cpu"
+    predictor = Predictor(model_dir, backend=backend, device=device, threads=threads,
+                          **postprocess)
+    return _predict_all(predictor, items, image_path, save_dir, predictor.transforms,
+                        predictor.facts, progress=progress, tta=tta,
+                        instance_score=instance_score, outputs=outputs, **predictor.postprocess)
+
+
+def _predict_all(model, items, image_path, save_dir, transforms, facts, threshold, nms_kernel,
+                 top_k, progress, tta, instance_score, outputs):
+    """Predict ``items`` over the processes of the launch; every process's failures."""
     world_size, rank = init_distributed(), get_rank()
     if rank == 0:
         logger.info("Predicting {} image(s) from {} on {} process(es) into {}".format(

@@ -68,6 +68,19 @@ class DatasetFacts:
         )
 
     @classmethod
+    def from_dict(cls, values):
+        """Build from a mapping of every field (as written by :meth:`to_dict`)."""
+        return cls._normalised(values)
+
+    def to_dict(self):
+        """The fields as plain lists, ints and strings (for YAML / JSON)."""
+        def plain(value):
+            return [plain(v) for v in value] if isinstance(value, tuple) else value
+
+        return {field.name: plain(getattr(self, field.name))
+                for field in dataclasses.fields(self)}
+
+    @classmethod
     def from_dataset(cls, dataset):
         """The facts of a built dataset, read from its attributes (see ``_ATTRIBUTES``).
 
