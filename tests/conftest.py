@@ -13,6 +13,9 @@ cities aachen/bremen (train) and frankfurt (val), already converted to panoptic 
 Use it as ``CityscapesPanoptic(transforms, dataset_root=toy_cityscapes_root, mode=...)``. Treat
 it as read-only: it is shared by every test of the session (copy it to change files).
 """
+# Before any test module imports paddle: with Paddle 2.6, cv2 imported after paddle crashes on
+# PNG files (see paddleseg_panoptic/_opencv.py).
+import paddleseg_panoptic  # noqa: F401  isort: skip
 import pytest
 
 TOY_NUM_TRAIN = 4
