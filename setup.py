@@ -38,26 +38,33 @@ def project_name(requirement):
     return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
 
 
-def installed_accelerator_paddle():
+def installed_accelerator_paddle(paths=None):
     """'name version' of an installed paddlepaddle-gpu (or other non-CPU build), else None.
 
-    Looks in the site-packages of the interpreter running the build, which is the target
-    environment also under pip's build isolation (that only hides it from ``sys.path``).
+    Args:
+        paths (list[str], optional): site-packages folders to look in. By default those of
+            the interpreter running the build, which is the target environment also under
+            pip's build isolation (that only hides it from ``sys.path``).
     """
-    paths = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
-    for dist in metadata.distributions(path=paths):
+    if paths is None:
+        paths = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
+    for dist in metadata.distributions(path=list(paths)):
         name = project_name(dist.metadata["Name"] or "")
         if name.startswith(CPU_PADDLE + "-"):
             return "{} {}".format(name, dist.version)
     return None
 
 
-def install_requires():
-    """requirements.txt with the Paddle line chosen by PADDLE_PACKAGE (see the module doc)."""
-    requirements = read_requirements("requirements.txt")
+def install_requires(choice, accelerator, requirements):
+    """``requirements`` with the Paddle line chosen as the module doc says.
+
+    Args:
+        choice (str): the value of PADDLE_PACKAGE ('' when unset).
+        accelerator (str or None): see :func:`installed_accelerator_paddle`.
+        requirements (list[str]): the lines of requirements.txt.
+    """
     rest = [r for r in requirements if not project_name(r).startswith(CPU_PADDLE)]
-    choice = os.environ.get("PADDLE_PACKAGE", "").strip()
-    accelerator = installed_accelerator_paddle()
+    choice = choice.strip()
     if choice.lower() == "none":
         return rest
     if not choice:
@@ -82,4 +89,8 @@ def extras_require():
     return extras
 
 
-setup(install_requires=install_requires(), extras_require=extras_require())
+if __name__ == "__main__":  # also how setuptools' build backend runs this file
+    setup(install_requires=install_requires(os.environ.get("PADDLE_PACKAGE", ""),
+                                            installed_accelerator_paddle(),
+                                            read_requirements("requirements.txt")),
+          extras_require=extras_require())
