@@ -126,14 +126,14 @@ def test_png_round_trip_when_paddle_is_imported_after_the_package(tmp_path):
     assert "ok " + paddle.__version__ in result.stdout
 
 
-def test_paddle_2_imported_before_the_package_is_a_warning(tmp_path):
-    result = run_python("""
-        import paddle
-        import paddleseg_panoptic
-        """, cwd=str(tmp_path))
-    assert result.returncode == 0, result.stderr
+@pytest.mark.parametrize("first", ["import paddle", "import cv2; import paddle"])
+def test_paddle_2_imported_before_cv2_is_a_warning(tmp_path, first):
+    # Paddle itself imports cv2, so only cv2 imported before paddle is the safe order.
+    result = run_python(first + "\nimport paddleseg_panoptic\n", cwd=str(tmp_path))
     warned = "paddle {} was imported before cv2".format(paddle.__version__) in result.stderr
-    assert warned == paddle.__version__.startswith("2.")
+    assert warned == (paddle.__version__.startswith("2.") and first == "import paddle")
+    if not warned:  # with the warning, Paddle 2.6 goes on to crash here (SIGSEGV)
+        assert result.returncode == 0, result.stderr
 
 
 def test_missing_system_library_names_the_apt_packages(tmp_path):
