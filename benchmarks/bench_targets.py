@@ -4,7 +4,9 @@ per-segment implementation, on a 1024x2048 Cityscapes-like label with ~40 segmen
     python benchmarks/bench_targets.py [--repeats 7] [--out benchmarks/results/targets.json]
 
 Prints the median wall-clock (and process CPU) milliseconds per label of both, their ratio, and
-whether all outputs are identical; writes the same as JSON. The per-segment version lives in
+whether all outputs are identical; also the cost of the check every dataset sample gets first
+(``segment_id_check_ms``: ids from the RGB label, every non-zero id listed in segments_info);
+writes the same as JSON. The per-segment version lives in
 ``tests/data_slow_reference.py`` (it scans the image once per segment, as the reference does).
 """
 import argparse
@@ -23,6 +25,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from data_slow_reference import slow_targets  # noqa: E402
 from paddleseg_panoptic.datasets.meta import IGNORE_INDEX, THING_LIST  # noqa: E402
+from paddleseg_panoptic.datasets.panoptic import check_segment_ids  # noqa: E402
 from paddleseg_panoptic.transforms import PanopticTargetGenerator, rgb2id  # noqa: E402
 from _results import result_path, write_json  # noqa: E402
 
@@ -111,6 +114,8 @@ def main():
     fast_ms, fast_cpu = median_ms(lambda: fast(rgb, segments), args.repeats)
     slow_ms, slow_cpu = median_ms(lambda: slow_targets(rgb, segments, IGNORE_INDEX, THING_LIST,
                                                        8, **kwargs), args.repeats)
+    check_ms, _ = median_ms(lambda: check_segment_ids(rgb2id(rgb), segments, "label"),
+                            args.repeats)
     identical = outputs_equal(fast(rgb, segments),
                               slow_targets(rgb, segments, IGNORE_INDEX, THING_LIST, 8, **kwargs))
     result = {
@@ -125,6 +130,7 @@ def main():
         "per_segment_cpu_ms": round(slow_cpu, 2),
         "package_cpu_ms": round(fast_cpu, 2),
         "speedup_cpu": round(slow_cpu / fast_cpu, 2),
+        "segment_id_check_ms": round(check_ms, 2),
         "identical_outputs": identical,
         "numpy": np.__version__,
         "python": platform.python_version(),

@@ -32,3 +32,21 @@ def toy_cityscapes_root(tmp_path_factory):
     make_toy_cityscapes(str(root), num_train=TOY_NUM_TRAIN, num_val=TOY_NUM_VAL,
                         height=TOY_HEIGHT, width=TOY_WIDTH, seed=0)
     return str(root)
+
+
+TOY_COCO_NUM_TRAIN = 4
+TOY_COCO_NUM_VAL = 4
+
+
+@pytest.fixture(scope="session")
+def toy_coco_root(tmp_path_factory):
+    """A tiny non-Cityscapes set in the COCO panoptic format, made once per session by
+    ``paddleseg_panoptic.datasets.toy_coco.make_toy_coco`` (``tools/make_toy_coco.py``):
+    categories 3, 7, 12 (stuff) and 21, 34, 40 (things), images of 96x160 and 128x128 (H x W)
+    in turn, ``annotations/panoptic_{train,val}.json``, ``images/{split}/*.jpg``,
+    ``panoptic/{split}/*.png``. Read-only (copy it to change files)."""
+    from paddleseg_panoptic.datasets.toy_coco import make_toy_coco
+
+    root = tmp_path_factory.mktemp("toy_coco")
+    make_toy_coco(str(root), num_train=TOY_COCO_NUM_TRAIN, num_val=TOY_COCO_NUM_VAL, seed=0)
+    return str(root)

@@ -33,9 +33,10 @@ def parse_args(argv=None):
                         help="write every number (ours, and the official ones with --official) "
                              "to this JSON file")
     parser.add_argument("--official", default=None, metavar="DIR",
-                        help="also write the predictions in the official Cityscapes formats "
-                             "under DIR, run cityscapesScripts' evaluators on them and report "
-                             "their PQ/SQ/RQ, mIoU and AP/AP50 beside ours")
+                        help="also write the predictions under DIR in the formats of "
+                             "cityscapesScripts' evaluators, run them and report their numbers "
+                             "beside ours: PQ/SQ/RQ, mIoU and AP/AP50 on Cityscapes, PQ/SQ/RQ "
+                             "on any other COCO-panoptic-format dataset")
     args = cli.parse_args(parser, argv)
     if args.num_workers < 0:
         parser.error("--num_workers must be >= 0, got {}".format(args.num_workers))

@@ -222,8 +222,9 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
     Args:
         config (str): YAML config path.
         model_path (str | None): weights (.pdparams or a folder with model.pdparams).
-        official_dir (str | None): also write the predictions for, and run, the official
-            Cityscapes evaluators there (``results['official']``).
+        official_dir (str | None): also write the predictions for, and run, cityscapesScripts'
+            evaluators there (``results['official']``): panoptic, instance and pixel on
+            Cityscapes, panoptic on any other COCO-panoptic-format dataset.
         Others: see :func:`evaluate`; ``opts`` are ``key=value`` config overrides.
 
     Returns:
@@ -235,16 +236,15 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
     cfg = Config(config, opts=opts)
     if cfg.val_dataset_class is None:
         raise ValueError("{} has no val_dataset".format(cfg.path))
+    dataset = cfg.val_dataset   # first: data errors before any weights are read
     model = load_model(cfg, model_path)
-    dataset = cfg.val_dataset
     writer = None
     if official_dir is not None:
-        from paddleseg_panoptic.evaluation.official import OfficialWriter
-
-        root = getattr(dataset, "dataset_root", None)
-        if root is None:
-            raise ValueError("--official needs a dataset with a `dataset_root`")
-        writer = OfficialWriter(official_dir, root, split=getattr(dataset, "mode", "val"),
-                                label_divisor=DatasetFacts.from_dataset(dataset).label_divisor)
+        make_writer = getattr(dataset, "official_writer", None)
+        if make_writer is None:
+            raise ValueError("--official needs a dataset that writes predictions for the "
+                             "official evaluators (PanopticDataset, CityscapesPanoptic), got "
+                             "{}".format(type(dataset).__name__))
+        writer = make_writer(official_dir)
     return evaluate(model, dataset, threshold=threshold, nms_kernel=nms_kernel, top_k=top_k,
                     num_workers=num_workers, print_detail=True, official_writer=writer)

@@ -18,7 +18,6 @@ Per image (``<rel>`` = the image path relative to the input folder, suffix dropp
 
 Inputs are listed and read by :mod:`paddleseg_panoptic.utils.image_list`.
 """
-import math
 import os
 import sys
 
@@ -30,15 +29,13 @@ from paddleseg.utils import logger
 
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.postprocess import defaults
+from paddleseg_panoptic.transforms.padding import SIZE_DIVISOR, padded_size  # noqa: F401
 from paddleseg_panoptic.utils import visualize as vis
 from paddleseg_panoptic.utils.image_list import (  # noqa: F401  (part of this API)
     IMAGE_SUFFIXES, ImageItem, ImageReadError, list_images, read_image)
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
 from paddleseg_panoptic.utils.weights import load_weights
-
-SIZE_DIVISOR = 32
-
 
 def _log(level, message):
     """paddleseg's logger, which prints on local rank 0 only; other ranks print to stderr."""
@@ -68,20 +65,6 @@ def prediction_transforms(val_transforms):
         val_transforms = [Normalize()]
     kept = [t for t in val_transforms if not isinstance(t, Padding)]
     return Compose(kept, to_rgb=True)
-
-
-def padded_size(size, align_corners, size_divisor=SIZE_DIVISOR):
-    """Smallest size >= ``size`` the network handles: k * d + 1 with align_corners, else k * d.
-
-    Args:
-        size (int): height or width.
-
-    Returns:
-        int: with ``d = size_divisor`` and k >= 1.
-    """
-    if align_corners:
-        return max(1, math.ceil((size - 1) / size_divisor)) * size_divisor + 1
-    return max(1, math.ceil(size / size_divisor)) * size_divisor
 
 
 def prepare_input(image_bgr, transforms, align_corners):
@@ -175,7 +158,8 @@ def segments_document(result, file_name, facts=DatasetFacts()):
 
     Returns:
         dict: ``file_name`` (input path relative to the input folder), ``height``, ``width``,
-        ``label_divisor``, ``ignore_index`` and ``segments_info`` (see
+        ``label_divisor``, ``ignore_index``, ``category_ids`` (the dataset's category id of
+        each train id) and ``segments_info`` (see
         :func:`paddleseg_panoptic.utils.visualize.segments_info`).
     """
     panoptic = result["panoptic"]
@@ -185,6 +169,7 @@ def segments_document(result, file_name, facts=DatasetFacts()):
         "width": int(panoptic.shape[1]),
         "label_divisor": int(facts.label_divisor),
         "ignore_index": int(facts.ignore_index),
+        "category_ids": [int(c) for c in facts.category_ids],
         "segments_info": vis.segments_info(
             panoptic, result.get("semantic_softmax"), facts.label_divisor, facts.ignore_index,
             facts.thing_list, facts.class_names),

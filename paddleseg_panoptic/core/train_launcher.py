@@ -16,6 +16,7 @@ from paddleseg_panoptic.core.train import TrainingError, train
 from paddleseg_panoptic.core.train_data import check_dataset_size, seed_everything
 from paddleseg_panoptic.core.train_logging import environment_info, write_run_records
 from paddleseg_panoptic.cvlibs.config import Config
+from paddleseg_panoptic.datasets.facts import check_same_classes
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils import checkpoint as ckpt
 from paddleseg_panoptic.utils.device import set_device
@@ -83,6 +84,8 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
         raise TrainingError("{} has no train_dataset".format(cfg.path))
     try:  # before building the model: fail fast, before any pretrained download
         check_dataset_size(len(train_dataset), cfg.batch_size, world)
+        if do_eval and cfg.val_dataset is not None:
+            check_same_classes(train_dataset, cfg.val_dataset)
     except ValueError as e:
         raise TrainingError(str(e)) from None
     model = cfg.model

@@ -229,6 +229,14 @@ class Config:
         return model
 
     def _dataset_num_classes(self):
+        """From a dataset built already, else from the first dataset mapping that tells: its
+        ``num_classes``, its class's ``NUM_CLASSES``, or its class's ``class_facts(spec)``
+        (files read, e.g. the json's categories; a dataset whose files are missing is skipped
+        while another can tell)."""
+        for key in ("train_dataset", "val_dataset"):   # a dataset built already knows
+            if getattr(self._cache.get(key), "num_classes", None) is not None:
+                return self._cache[key].num_classes
+        missing = None
         for key in ("train_dataset", "val_dataset"):
             spec = self._dic.get(key)
             if not isinstance(spec, dict):
@@ -239,6 +247,13 @@ class Config:
                 cls = lookup_component(spec["type"], key, self.path)[0]
                 if getattr(cls, "NUM_CLASSES", None) is not None:
                     return cls.NUM_CLASSES
+                if hasattr(cls, "class_facts"):
+                    try:
+                        return cls.class_facts(spec)["num_classes"]
+                    except FileNotFoundError as err:
+                        missing = missing or err
+        if missing is not None:
+            raise missing
         return None
 
     def build_model(self, load_pretrained=True):

@@ -10,7 +10,7 @@ import inspect
 
 from paddleseg_panoptic.datasets import meta
 
-__all__ = ["DatasetFacts"]
+__all__ = ["DatasetFacts", "check_same_classes"]
 
 # field -> dataset / dataset-class attribute names, first found wins.
 _ATTRIBUTES = {
@@ -21,6 +21,7 @@ _ATTRIBUTES = {
     "stuff_area": ("stuff_area", "STUFF_AREA"),
     "class_names": ("class_names", "CLASS_NAMES"),
     "palette": ("palette", "PALETTE"),
+    "category_ids": ("category_ids",),
 }
 
 
@@ -36,6 +37,8 @@ class DatasetFacts:
         stuff_area (int): smallest stuff segment kept by post-processing (pixels).
         class_names (tuple[str]): by class id.
         palette (tuple[tuple[int, int, int]]): RGB colour by class id.
+        category_ids (tuple[int]): the dataset's category id of each class (what its json
+            and the official panoptic evaluator use); empty means ``0 .. num_classes - 1``.
     """
     num_classes: int = meta.NUM_CLASSES
     thing_list: tuple = meta.THING_LIST
@@ -44,6 +47,11 @@ class DatasetFacts:
     stuff_area: int = meta.STUFF_AREA
     class_names: tuple = meta.CLASS_NAMES
     palette: tuple = meta.PALETTE
+    category_ids: tuple = ()
+
+    def __post_init__(self):
+        if not self.category_ids:
+            object.__setattr__(self, "category_ids", tuple(range(self.num_classes)))
 
     @classmethod
     def _normalised(cls, values):
@@ -56,6 +64,7 @@ class DatasetFacts:
             stuff_area=int(values["stuff_area"]),
             class_names=tuple(str(n) for n in values["class_names"]),
             palette=tuple(tuple(int(v) for v in c) for c in values["palette"]),
+            category_ids=tuple(int(c) for c in values.get("category_ids") or ()),
         )
 
     @classmethod
@@ -79,14 +88,20 @@ class DatasetFacts:
     def from_config(cls, cfg):
         """The facts of a config's validation dataset, without building it (no files read).
 
-        ``val_dataset`` keys win over the dataset class's attributes, then over its
-        constructor defaults, then over the defaults of this class.
+        ``val_dataset`` keys win over what the dataset class's ``class_facts(spec)`` reads
+        (e.g. a json's categories), then over its attributes, then over its constructor
+        defaults, then over the defaults of this class.
 
         Args:
             cfg (paddleseg_panoptic.cvlibs.config.Config): the loaded config.
         """
         spec = cfg.dic.get("val_dataset") or {}
         dataset_class = cfg.val_dataset_class if spec else None
+        # A dataset whose classes come from its files (PanopticDataset: the json's
+        # categories) describes them without being built.
+        described = {}
+        if dataset_class is not None and hasattr(dataset_class, "class_facts"):
+            described = dataset_class.class_facts(spec)
         try:
             parameters = (inspect.signature(dataset_class).parameters
                           if dataset_class is not None else {})
@@ -96,6 +111,8 @@ class DatasetFacts:
         def fact(field):
             if spec.get(field) is not None:
                 return spec[field]
+            if described.get(field) is not None:
+                return described[field]
             if dataset_class is not None:
                 for attr in _ATTRIBUTES[field]:
                     if getattr(dataset_class, attr, None) is not None:
@@ -107,3 +124,18 @@ class DatasetFacts:
             return default
 
         return cls._normalised({field: fact(field) for field in _ATTRIBUTES})
+
+
+def check_same_classes(train_dataset, val_dataset):
+    """Raises ValueError when two datasets disagree on their classes (number, category ids,
+    things): a model trained on one would be scored against the other's classes.
+
+    Args:
+        train_dataset, val_dataset: datasets (see :meth:`DatasetFacts.from_dataset`).
+    """
+    train, val = DatasetFacts.from_dataset(train_dataset), DatasetFacts.from_dataset(val_dataset)
+    for field in ("num_classes", "category_ids", "thing_list", "label_divisor"):
+        if getattr(train, field) != getattr(val, field):
+            raise ValueError("the training and validation datasets differ in {}: {} vs {} "
+                             "(their category lists must be the same, in the same order)".format(
+                                 field, getattr(train, field), getattr(val, field)))

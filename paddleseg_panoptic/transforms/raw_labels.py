@@ -79,3 +79,20 @@ def raw_panoptic(panoptic, segments, ignore_index=255, label_divisor=1000, to_id
               for s, sid in zip(segments, seg_ids)]
     table = np.array(values + [ignore_index], dtype=np.int64)
     return gather(table, index)
+
+
+def segment_labels(ids, segment_ids, *tables):
+    """Per-pixel labels from per-segment values, through one pixel -> segment index map.
+
+    Args:
+        ids (np.ndarray): ``[H, W]`` segment ids.
+        segment_ids (sequence[int]): the listed segments' ids.
+        *tables: one ``(values, unlisted)`` pair per label: ``values[i]`` for the pixels of
+            ``segment_ids[i]``, ``unlisted`` for all other pixels.
+
+    Returns:
+        tuple[np.ndarray]: one ``[H, W]`` int64 label per table.
+    """
+    index = segment_index_map(ids, segment_ids)
+    return tuple(gather(np.array(list(values) + [unlisted], dtype=np.int64), index)
+                 for values, unlisted in tables)
