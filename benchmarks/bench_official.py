@@ -20,8 +20,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 
 from paddleseg_panoptic.datasets.meta import TRAIN_ID_TO_LABEL_ID  # noqa: E402
-from paddleseg_panoptic.evaluation.official import (  # noqa: E402
-    OfficialWriter, segment_scores_from_softmax)
+from paddleseg_panoptic.evaluation.official import OfficialWriter  # noqa: E402
+from paddleseg_panoptic.utils.panoptic_ids import panoptic_instance_scores  # noqa: E402
 from _results import result_path, write_json  # noqa: E402
 
 H, W = 1024, 2048
@@ -74,7 +74,7 @@ def main():
             panoptic[400:460, ::7] = semantic[400:460, ::7] = 0  # some errors
             semantic = np.where(semantic == 255, 0, semantic)
             softmax = rng.random((19, H, W), dtype=np.float32)
-            scores = segment_scores_from_softmax(panoptic, softmax)
+            scores = panoptic_instance_scores(panoptic, softmax)
             start = time.perf_counter()
             writer.add(image_id, panoptic, semantic, scores)
             add_times.append(time.perf_counter() - start)

@@ -1,13 +1,15 @@
-"""Speed and memory of the post-processing chain against a straightforward dense version.
+"""Speed and memory of the post-processing chain against its reference implementation.
 
 Synthetic but realistic-looking network outputs (19 classes, stuff bands, K thing instances with
 Gaussian centre peaks and noisy offsets pointing at their centres) at 1024x2048. For each K:
 
-- ``postprocess``: SPEC 6 steps 2-4 from the semantic map (centres, grouping, fusion);
+- ``postprocess``: post-processing steps 2-4 (docs/postprocess.md) from the semantic map (centres, grouping, fusion);
 - ``chain``: ``panoptic_postprocess`` from the logits (argmax and softmax included);
 
-for the package and for a dense version written here the way the reference works (a K x H*W
-distance matrix over every pixel, one whole-image mask per instance and per stuff class). Times
+for the package and for its reference implementation (``postprocess/reference.py``: distances
+from every thing pixel to every centre in blocks, one whole-image mask per instance and per
+stuff class), whose outputs must be the same. ``postprocess_grid`` is the package grouping every
+thing pixel with the pruned search instead of the look-up table (the table's benefit). Times
 are medians in ms of wall and CPU (process) time, the versions' runs interleaved; peak extra
 memory is tracemalloc's peak (numpy allocations, the returned arrays included: see
 ``chain_outputs_mb``) in MiB, measured in separate runs. Also timed:
@@ -30,8 +32,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from paddleseg_panoptic.postprocess import (get_instance_segmentation,  # noqa: E402
-                                            merge_semantic_and_instance, panoptic_postprocess)
+from paddleseg_panoptic.postprocess import (find_instance_center,  # noqa: E402
+                                            get_instance_segmentation,
+                                            merge_semantic_and_instance, panoptic_postprocess,
+                                            reference)
+from paddleseg_panoptic.postprocess.grouping import _group_numpy  # noqa: E402
 from paddleseg_panoptic.postprocess.inference import _chain_paddle  # noqa: E402
 import paddle  # noqa: E402  (after the package, which imports cv2 first)
 from _results import result_path, write_json  # noqa: E402
@@ -83,76 +88,36 @@ def make_inputs(height, width, k, seed=0):
     return logits, heatmap, offsets
 
 
-# ---------------------------------------------------------------- straightforward dense version
-def dense_centers(hmp, threshold=0.1, nms_kernel=7, top_k=200):
-    from scipy import ndimage
-    h = np.where(hmp[0] > threshold, hmp[0], 0)
-    pooled = ndimage.maximum_filter(h, size=nms_kernel, mode="constant", cval=0)
-    h = np.where(h == pooled, h, 0)
-    if top_k is not None and (h > 0).sum() >= top_k:
-        t = np.sort(h.ravel())[::-1][top_k - 1]
-    else:
-        t = 0
-    ctr = np.argwhere(h > t)
-    return ctr if len(ctr) else None
-
-
-def dense_group(ctr, offsets):
-    height, width = offsets.shape[1:]
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    vy = (yy + offsets[0]).ravel()
-    vx = (xx + offsets[1]).ravel()
-    d = ctr[:, 0:1].astype(np.float32) - vy[None]  # K x H*W
-    d *= d
-    e = ctr[:, 1:2].astype(np.float32) - vx[None]
-    e *= e
-    d += e
-    np.sqrt(d, out=d)
-    return (np.argmin(d, axis=0) + 1).reshape(1, height, width)
-
-
-def dense_merge(semantic, instance, thing):
-    pan = np.full_like(semantic, IGNORE)
-    counters = {}
-    for ins_id in np.unique(instance):
-        if ins_id == 0:
-            continue
-        mask = (instance == ins_id) & thing
-        if not mask.any():
-            continue
-        cls = int(np.bincount(semantic[mask]).argmax())
-        counters[cls] = counters.get(cls, 0) + 1
-        pan[mask] = cls * LABEL_DIVISOR + counters[cls]
-    for cls in np.unique(semantic):
-        if cls in THINGS:
-            continue
-        mask = (semantic == cls) & (instance == 0)
-        if mask.sum() >= STUFF_AREA:
-            pan[mask] = cls
-    return pan
-
-
-def dense_postprocess(semantic, heatmap, offsets):
-    thing = np.isin(semantic, THINGS)
-    ctr = dense_centers(heatmap)
+# ---------------------------------------------------------------- the reference implementation
+def reference_postprocess(semantic, heatmap, offsets):
+    thing = np.isin(semantic[0], THINGS)
+    ctr = reference.find_centers(heatmap)
     instance = np.zeros_like(semantic)
     if ctr is not None:
-        instance = dense_group(ctr, offsets)
-        instance[~thing] = 0
-    return instance, dense_merge(semantic, instance, thing)
+        instance = reference.group_pixels(ctr, offsets, thing)
+    return instance, reference.merge(semantic, instance, LABEL_DIVISOR, THINGS, STUFF_AREA,
+                                     IGNORE)
 
 
-def dense_chain(logits, heatmap, offsets):
-    semantic = np.argmax(logits, axis=0)[None]
-    e = np.exp(logits - logits.max(axis=0, keepdims=True))
-    softmax = e / e.sum(axis=0, keepdims=True)
-    instance, panoptic = dense_postprocess(semantic, heatmap, offsets)
-    return semantic, softmax, instance, panoptic
+def reference_chain(logits, heatmap, offsets):
+    return reference.postprocess(logits, heatmap, offsets, thing_list=THINGS,
+                                 label_divisor=LABEL_DIVISOR, stuff_area=STUFF_AREA,
+                                 ignore_index=IGNORE)
 
 
 # ---------------------------------------------------------------- the package
 def package_postprocess(semantic, heatmap, offsets):
     instance, _ = get_instance_segmentation(semantic, heatmap, offsets, THINGS)
+    return instance, merge_semantic_and_instance(semantic, instance, LABEL_DIVISOR, THINGS,
+                                                 STUFF_AREA, IGNORE)
+
+
+def package_postprocess_grid(semantic, heatmap, offsets):
+    """The package with the pruned search for every thing pixel instead of the look-up table."""
+    ctr = find_instance_center(heatmap)
+    instance = np.zeros_like(semantic)
+    if ctr is not None:
+        instance = _group_numpy(ctr, offsets, semantic=semantic[0], things=THINGS, method="grid")
     return instance, merge_semantic_and_instance(semantic, instance, LABEL_DIVISOR, THINGS,
                                                  STUFF_AREA, IGNORE)
 
@@ -166,7 +131,7 @@ def package_chain(logits, heatmap, offsets):
 def timed(fns, repeats):
     """Median wall and CPU ms of each of ``fns`` ({name: (fn, args)}), runs interleaved.
 
-    Interleaving puts the package and the dense version under the same load; CPU time
+    Interleaving puts the package and the reference under the same load; CPU time
     (process_time) is less sensitive than wall time to other processes on a shared machine.
     """
     wall = {name: [] for name in fns}
@@ -212,18 +177,19 @@ def main():
         post_args, chain_args = (semantic, heatmap, offsets), (logits, heatmap, offsets)
         # Same answer first.
         ins, pan = package_postprocess(*post_args)
-        d_ins, d_pan = dense_postprocess(*post_args)
+        d_ins, d_pan = reference_postprocess(*post_args)
         found = int(ins.max())
-        assert (ins == d_ins).all() and (pan == d_pan).all(), "package and dense disagree"
+        assert (ins == d_ins).all() and (pan == d_pan).all(), "package and reference disagree"
         outputs_mb = sum(v.nbytes for v in package_chain(*chain_args).values()
                          if v is not None) / 2 ** 20
         run = {"centers": k, "centers_found": found, "inputs_mb": round(inputs_mb, 1),
                "chain_outputs_mb": round(outputs_mb, 1),
                "thing_pixels": int(np.isin(semantic, THINGS).sum())}
         fns = {"postprocess": (package_postprocess, post_args),
-               "postprocess_dense": (dense_postprocess, post_args),
+               "postprocess_grid": (package_postprocess_grid, post_args),
+               "postprocess_reference": (reference_postprocess, post_args),
                "chain": (package_chain, chain_args),
-               "chain_dense": (dense_chain, chain_args)}
+               "chain_reference": (reference_chain, chain_args)}
         for name, (fn, fargs) in fns.items():
             run[f"{name}_peak_mb"] = round(peak_mb(fn, fargs), 1)  # also the warm-up
         wall, cpu = timed(fns, args.repeats)
@@ -240,9 +206,9 @@ def main():
         for name in wall:
             run[f"{name}_ms"], run[f"{name}_cpu_ms"] = wall[name], cpu[name]
         for part in ("postprocess", "chain"):
-            run[f"{part}_speedup"] = round(run[f"{part}_dense_ms"] / run[f"{part}_ms"], 1)
-            run[f"{part}_cpu_speedup"] = round(run[f"{part}_dense_cpu_ms"] / run[f"{part}_cpu_ms"],
-                                               1)
+            run[f"{part}_speedup"] = round(run[f"{part}_reference_ms"] / run[f"{part}_ms"], 1)
+            run[f"{part}_cpu_speedup"] = round(
+                run[f"{part}_reference_cpu_ms"] / run[f"{part}_cpu_ms"], 1)
         print(json.dumps(run), flush=True)
         results["runs"].append(run)
     write_json(args.out, results)

@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from data_slow_reference import slow_targets  # noqa: E402
 from paddleseg_panoptic.datasets.meta import IGNORE_INDEX, THING_LIST  # noqa: E402
 from paddleseg_panoptic.datasets.panoptic import check_segment_ids  # noqa: E402
-from paddleseg_panoptic.transforms import PanopticTargetGenerator, rgb2id  # noqa: E402
+from paddleseg_panoptic.transforms import PanopticTargetGenerator  # noqa: E402
+from paddleseg_panoptic.utils.panoptic_ids import id2rgb, rgb2id  # noqa: E402
 from _results import result_path, write_json  # noqa: E402
 
 # (label id, train id) of the classes used below.
@@ -72,8 +73,7 @@ def make_label(height=1024, width=2048, num_instances=25, seed=0):
         lid = int(i) // 1000 if i >= 1000 else int(i)
         segments.append({"id": int(i), "category_id": train[lid],
                          "iscrowd": int(i < 1000 and lid >= 24)})
-    rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=-1).astype(np.uint8)
-    return rgb, segments
+    return id2rgb(ids), segments
 
 
 def median_ms(fn, repeats):

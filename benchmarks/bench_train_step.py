@@ -30,13 +30,7 @@ import paddle  # noqa: E402
 
 from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
 from paddleseg_panoptic.datasets.toy_cityscapes import make_toy_cityscapes  # noqa: E402
-from _results import result_path, write_json  # noqa: E402
-
-CONFIGS = {
-    "r50": "configs/panoptic_deeplab/"
-           "panoptic_deeplab_resnet50_os32_cityscapes_1025x513_bs8_90k_lr00005.yml",
-    "toy": "configs/quick_start/panoptic_deeplab_resnet18_os32_toy.yml",
-}
+from _results import CONFIGS, result_path, write_json  # noqa: E402
 
 
 def parse_args():

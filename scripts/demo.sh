@@ -21,6 +21,7 @@ echo "== 2/4 training $CONFIG for $ITERS iterations on CPU -> $OUT"
 rm -rf "$OUT"
 $PY tools/train.py --config "$CONFIG" --iters "$ITERS" --save_interval 100 --do_eval \
   --use_vdl --seed 0 --num_workers "$WORKERS" --log_iters 20 --device cpu --save_dir "$OUT"
+$PY tools/plot_log.py "$OUT" --out "$OUT/curves.png"
 
 echo "== 3/4 evaluating $OUT/best_model on the toy validation set"
 $PY tools/val.py --config "$CONFIG" --model_path "$OUT/best_model/model.pdparams" \
@@ -34,6 +35,7 @@ cat <<MSG
 
 Demo finished in $(( $(date +%s) - start )) s.
   checkpoints and logs:  $OUT/ (VisualDL: visualdl --logdir $OUT)
+  training curves:       $OUT/curves.png (from $OUT/metrics.jsonl; log: $OUT/train.log)
   metrics (JSON):        $OUT/val_results.json
   pictures:              $OUT/result/{panoptic,semantic,instance}/
   panoptic ids + JSON:   $OUT/result/{panoptic_ids,segments}/

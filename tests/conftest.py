@@ -12,11 +12,19 @@ cities aachen/bremen (train) and frankfurt (val), already converted to panoptic 
 
 Use it as ``CityscapesPanoptic(transforms, dataset_root=toy_cityscapes_root, mode=...)``. Treat
 it as read-only: it is shared by every test of the session (copy it to change files).
+
+``load_tool``: a function that imports ``tools/<name>.py`` as a module, the way
+``python tools/<name>.py`` sees its folder (so its ``import _package`` works).
 """
 # Before any test module imports paddle: with Paddle 2.6, cv2 imported after paddle crashes on
 # PNG files (see paddleseg_panoptic/_opencv.py).
 import paddleseg_panoptic  # noqa: F401  isort: skip
+import importlib.util
+import os
+
 import pytest
+
+TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 
 TOY_NUM_TRAIN = 4
 TOY_NUM_VAL = 2
@@ -32,6 +40,18 @@ def toy_cityscapes_root(tmp_path_factory):
     make_toy_cityscapes(str(root), num_train=TOY_NUM_TRAIN, num_val=TOY_NUM_VAL,
                         height=TOY_HEIGHT, width=TOY_WIDTH, seed=0)
     return str(root)
+
+
+@pytest.fixture
+def load_tool(monkeypatch):
+    def load(name):
+        monkeypatch.syspath_prepend(TOOLS)
+        spec = importlib.util.spec_from_file_location(name + "_tool",
+                                                      os.path.join(TOOLS, name + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 TOY_COCO_NUM_TRAIN = 4

@@ -11,7 +11,7 @@ from paddleseg.transforms import Compose
 from paddleseg_panoptic.datasets import meta
 from paddleseg_panoptic.datasets.prepare import how_to_make, panoptic_json_path, panoptic_png_dir
 from paddleseg_panoptic.transforms.raw_labels import raw_instance, raw_panoptic, raw_semantic
-from paddleseg_panoptic.transforms.segment_index import rgb2id
+from paddleseg_panoptic.utils.panoptic_ids import rgb2id
 from paddleseg_panoptic.transforms.target_generator import PanopticTargetGenerator
 
 TRAIN_KEYS = ("image", "semantic", "semantic_weights", "center", "center_weights", "offset",

@@ -1,4 +1,4 @@
-"""Slow, obvious per-segment versions of the target and raw-label definitions (SPEC section 3).
+"""Slow, obvious per-segment versions of the target and raw-label definitions (docs/data.md).
 
 They scan the whole image once per segment, the way the definition reads. Tests compare the
 package's one-pass generators with them; ``benchmarks/bench_targets.py`` times both.

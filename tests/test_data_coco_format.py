@@ -294,13 +294,8 @@ def test_coco_config_takes_its_classes_from_the_json(toy_coco_root):
     assert cfg.val_dataset[0]["image"].shape == (3, 97, 161)
 
 
-def test_make_toy_coco_tool_is_deterministic(tmp_path, capsys):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "make_toy_coco", os.path.join(REPO, "tools", "make_toy_coco.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_make_toy_coco_tool_is_deterministic(tmp_path, capsys, load_tool):
+    tool = load_tool("make_toy_coco")
     for out in ("a", "b"):
         tool.main(["--out", str(tmp_path / out), "--num-train", "2", "--num-val", "1"])
     assert "train: 2 images" in capsys.readouterr().out

@@ -1,6 +1,5 @@
 """The COCO panoptic converter on hand-made labels: both input forms, crowd, void, unknown
 values, empty images, bad input, and the command line."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -128,7 +127,7 @@ def test_bad_label_pairs_name_the_files(tmp_path):
     assert str(tmp_path / "ins" / "a.png") in str(err.value)
 
 
-def test_command_line(tmp_path, capsys):
+def test_command_line(tmp_path, capsys, load_tool):
     write(tmp_path / "sem" / "a.png", SEMANTIC)
     write(tmp_path / "ins" / "a.png", INSTANCE)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({"categories": CATEGORIES}))
@@ -142,9 +141,7 @@ def test_command_line(tmp_path, capsys):
     assert "value 99 is no category id: 1 pixel(s) in 1 image(s)" in proc.stdout
     assert os.path.isfile(tmp_path / "p" / "a.png")
     # Errors, in-process through the same main(): exit status 2 and the path or the rule.
-    spec = importlib.util.spec_from_file_location("convert_tool", tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool("convert_to_coco_panoptic")
     assert module.main(args[2:] + ["--image_dir", str(tmp_path / "none")]) == 2
     assert str(tmp_path / "none" / "a") in capsys.readouterr().err
     with pytest.raises(SystemExit) as err:

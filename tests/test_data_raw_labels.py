@@ -38,8 +38,9 @@ def test_raw_labels_equal_the_per_segment_versions(seed):
     np.testing.assert_array_equal(raw_panoptic(rgb, segments), slow_raw_panoptic(rgb, segments))
 
 
-def test_raw_instance_numbers_ids_strictly_above_1000():
-    # 1000 itself is not an instance (the definition says "> 1000"); 999 is stuff or crowd.
+def test_raw_instance_numbers_ids_from_1000():
+    # Ids from 1000 up are instances (1000: instance 0 of class 1, as cityscapesScripts reads
+    # it); 999 is stuff or crowd.
     ids = np.array([[1000, 1001, 999], [33005, 1001, 0]])
-    np.testing.assert_array_equal(raw_instance(to_rgb(ids)), [[0, 1, 0], [2, 1, 0]])
+    np.testing.assert_array_equal(raw_instance(to_rgb(ids)), [[1, 2, 0], [3, 2, 0]])
     np.testing.assert_array_equal(raw_instance(ids), raw_instance(to_rgb(ids)))  # id maps too

@@ -253,3 +253,53 @@ def test_random_cases_are_not_trivial():
             ev.update_maps(softmax, pan, seg, ins, ignore_mask=seg == 255)
         values.append(ev.evaluate()["ins_seg"]["mAP"])
     assert sum(0.0 < v < 100.0 for v in values) >= 7
+
+
+def test_converted_masks_in_any_list_give_the_numbers_of_plain_masks():
+    # update() reads the converters' own masks back from their index maps; lists of copies
+    # (stacked mask by mask), reordered or filtered lists, masks of two calls mixed, and
+    # overlapping masks (counted pair by pair) must give the same numbers as plain arrays.
+    rng = np.random.default_rng(21)
+    images = [random_image(rng) for _ in range(4)]
+
+    def run(transform):
+        ev = InstanceEvaluator(5, AP_OVERLAPS, thing_list=[3, 4])
+        for softmax, pan, seg, ins in images:
+            preds = ev.convert_pred_map(softmax, pan)
+            gts = InstanceEvaluator.convert_gt_map(seg, ins)
+            ev.update(*transform(preds, gts), ignore_mask=seg == 255)
+        return ev.evaluate()
+
+    def copies(preds, gts):
+        return ([(c, s, np.array(m)) for c, s, m in preds], [(c, np.array(m)) for c, m in gts])
+
+    want = run(copies)
+    assert run(lambda p, g: (p, g)) == want
+    assert run(lambda p, g: (p[::-1], g[::-1])) == want  # any order: same entries
+    other = InstanceEvaluator.convert_gt_map(images[0][2], images[0][3])
+
+    def mixed(preds, gts):  # one ground-truth mask of another call: stacked, same numbers
+        return preds, gts[:-1] + [(gts[-1][0], np.array(gts[-1][1]))]
+    assert run(mixed) == want
+    softmax, pan, seg, ins = images[0]
+    ev = InstanceEvaluator(5, AP_OVERLAPS, thing_list=[3, 4])
+    preds = ev.convert_pred_map(softmax, pan)
+    masks = [m for _, _, m in preds]
+    assert masks and not any(m.flags.writeable for m in masks)
+    with pytest.raises(ValueError):
+        masks[0][0, 0] = True
+    with pytest.raises(ValueError):
+        masks[0].flags.writeable = True
+    # Filtered: a subset of one call's masks, and the same filter applied to copies.
+    keep = preds[::2]
+    a, b = (InstanceEvaluator(5, AP_OVERLAPS, thing_list=[3, 4]) for _ in range(2))
+    a.update(keep, other[:1], ignore_mask=seg == 255)
+    b.update([(c, s, np.array(m)) for c, s, m in keep], [(other[0][0], np.array(other[0][1]))],
+             ignore_mask=seg == 255)
+    assert a.evaluate() == b.evaluate()
+    # Overlapping masks: the same mask twice is not read back from the index map.
+    twice = [preds[0], preds[0]]
+    a, b = (InstanceEvaluator(5, AP_OVERLAPS, thing_list=[3, 4]) for _ in range(2))
+    a.update(twice, other)
+    b.update([(c, s, np.array(m)) for c, s, m in twice], [(c, np.array(m)) for c, m in other])
+    assert a.evaluate() == b.evaluate()

@@ -138,3 +138,28 @@ def test_val_py_dataset_without_val_split(toy_cityscapes_root, toy_weights, tmp_
     assert val.main(val_args(str(root), toy_weights)) == 2
     err = capsys.readouterr().err
     assert "val.py: error:" in err and "cityscapes_panoptic_val_trainId.json" in err
+
+
+def test_val_py_tta_from_the_config_and_instance_score(toy_cityscapes_root, toy_weights,
+                                                       tmp_path, capsys):
+    from paddleseg_panoptic.utils import cli
+
+    args = val.parse_args(val_args(toy_cityscapes_root, toy_weights, "--aug_eval", "--scales",
+                                   "0.75", "1.0", "--flip_horizontal"))
+    assert cli.inference_kwargs(args, "--aug_eval") == {
+        "aug_eval": True, "scales": [0.75, 1.0], "flip_horizontal": True,
+        "instance_score": "semantic"}
+    config = tmp_path / "tta.yml"
+    config.write_text("_base_: {}\ntest_config:\n  aug_eval: true\n  flip_horizontal: true\n"
+                      .format(TOY_CONFIG))
+    argv = val_args(toy_cityscapes_root, toy_weights, "--save_json", str(tmp_path / "r.json"),
+                    "--instance_score", "semantic_x_center")
+    argv[argv.index("--config") + 1] = str(config)
+    assert val.main(argv) == 0
+    results = json.load(open(tmp_path / "r.json"))
+    assert results["tta"] == {"scales": [1.0], "flip_horizontal": True}
+    assert results["instance_score"] == "semantic_x_center"
+    assert results["num_images"] == 2
+    config.write_text("_base_: {}\ntest_config:\n  is_slide: true\n".format(TOY_CONFIG))
+    assert val.main(argv) == 2
+    assert "test_config.is_slide is not supported" in capsys.readouterr().err

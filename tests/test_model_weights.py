@@ -114,3 +114,23 @@ def test_missing_local_pretrained_names_file_and_key(tmp_path):
                         key="model.pretrained")
     assert "w.pdparams" in str(info.value) and "model.pretrained" in str(info.value)
     assert load_pretrained(paddle.nn.Linear(2, 2), None) is None
+
+
+def test_nonfinite_keys_exact_on_hand_made_tensors():
+    from paddleseg_panoptic.utils.weights import describe_nonfinite, nonfinite_keys
+    big = np.float32(3e38)
+    state = {
+        "ok": paddle.to_tensor([1.0, -2.0]),
+        "nan": paddle.to_tensor([1.0, float("nan")]),
+        "overflowing_sum": paddle.to_tensor([big, big]),  # finite, though its sum is inf
+        "minus_inf": np.array([[0.0, -np.inf]], dtype=np.float32),
+        "ints": paddle.to_tensor([1, 2]),
+        "empty": paddle.zeros([0]),
+        "plus_and_minus_inf": paddle.to_tensor([float("inf"), float("-inf")]),  # sum is nan
+    }
+    bad = nonfinite_keys(state)
+    assert bad == ["nan", "minus_inf", "plus_and_minus_inf"]
+    assert describe_nonfinite(bad + ["a", "b"], 9, "f.pdparams") == (
+        "5 of 9 tensors of f.pdparams are not finite (NaN or inf), e.g. nan, minus_inf, "
+        "plus_and_minus_inf (and 2 more)")
+    assert nonfinite_keys(paddle.nn.Linear(2, 3)) == []

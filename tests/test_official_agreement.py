@@ -9,7 +9,8 @@ import pytest
 
 from paddleseg_panoptic.datasets.meta import NUM_CLASSES, THING_LIST
 from paddleseg_panoptic.evaluation.instance import InstanceEvaluator
-from paddleseg_panoptic.evaluation.official import OfficialWriter, segment_scores_from_softmax
+from paddleseg_panoptic.evaluation.official import OfficialWriter
+from paddleseg_panoptic.utils.panoptic_ids import panoptic_instance_scores
 from paddleseg_panoptic.evaluation.panoptic import PanopticEvaluator
 from paddleseg_panoptic.evaluation.semantic import SemanticEvaluator
 
@@ -27,7 +28,7 @@ def softmax_for(pan, scores):
 
 
 def raw_instance(raw_panoptic):
-    """raw_instance of SPEC 3: 1, 2, ... in ascending id order for the instance segments."""
+    """raw_instance (docs/data.md): 1, 2, ... in ascending id order for the instance segments."""
     ids = np.unique(raw_panoptic[(raw_panoptic >= 1000) & (raw_panoptic != 255)])
     out = np.zeros(raw_panoptic.shape, np.int64)
     for k, value in enumerate(ids, start=1):
@@ -43,7 +44,7 @@ def evaluate_both(tmp_path, root, labels, preds):
     for image_id, (pan, sem, scores) in preds.items():
         gt_semantic, gt_panoptic = labels[image_id]
         softmax = softmax_for(pan, scores)
-        writer.add(image_id, pan, sem, segment_scores_from_softmax(pan, softmax))
+        writer.add(image_id, pan, sem, panoptic_instance_scores(pan, softmax))
         pan_eval.update(pan, gt_panoptic)
         sem_eval.update(sem, gt_semantic)
         ins_eval.update_maps(softmax, pan, gt_semantic, raw_instance(gt_panoptic),

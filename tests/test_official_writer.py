@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from paddleseg_panoptic.datasets.meta import THING_LIST, TRAIN_ID_TO_LABEL_ID
-from paddleseg_panoptic.evaluation.official import OfficialWriter, segment_scores_from_softmax
+from paddleseg_panoptic.evaluation.official import OfficialWriter
+from paddleseg_panoptic.utils.panoptic_ids import panoptic_instance_scores
 
 H, W = 64, 128
 # (instanceIds value, (row0, row1, col0, col1)); later boxes are drawn over earlier ones.
@@ -55,7 +56,7 @@ def draw(layout):
 
 
 def train_space(inst):
-    """Our raw evaluation labels (SPEC 3) made from an instanceIds map."""
+    """Our raw evaluation labels (docs/data.md) made from an instanceIds map."""
     label = np.where(inst >= 1000, inst // 1000, inst)
     lut = np.full(256, 255, np.int64)
     lut[list(TRAIN_ID_TO_LABEL_ID)] = np.arange(len(TRAIN_ID_TO_LABEL_ID))
@@ -118,7 +119,7 @@ def perturbed(labels):
 
 
 def slow_pq(preds, labels):
-    """Straight per-segment PQ in train-id space, as SPEC section 7 defines it."""
+    """Straight per-segment PQ in train-id space, as docs/evaluation.md defines it."""
     stats = np.zeros((19, 4))  # iou, tp, fp, fn
     for image_id, (pred, _, _) in preds.items():
         gt = labels[image_id][1]
@@ -249,12 +250,12 @@ def test_written_files_follow_the_official_formats(gt_root, tmp_path):
     np.testing.assert_array_equal(mask > 0, pan == 13005)
 
 
-def test_segment_scores_from_softmax():
+def test_panoptic_instance_scores():
     pan = np.array([[0, 13001, 13001], [255, 11001, 13002]])
     softmax = np.zeros((19, 2, 3))
     softmax[13] = [[0.5, 0.2, 0.6], [0.0, 0.9, 0.7]]
     softmax[11] = 0.25
-    assert segment_scores_from_softmax(pan, softmax) == pytest.approx(
+    assert panoptic_instance_scores(pan, softmax) == pytest.approx(
         {13001: 0.4, 13002: 0.7, 11001: 0.25})
 
 

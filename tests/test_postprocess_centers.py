@@ -1,9 +1,9 @@
-"""Centre finding: hand-made heatmaps with known centres, then random ones vs a slow version."""
+"""Centre finding: hand-made heatmaps with known centres, then random ones vs the reference implementation."""
 import numpy as np
 import paddle
 import pytest
 
-from paddleseg_panoptic.postprocess import defaults, find_instance_center
+from paddleseg_panoptic.postprocess import defaults, find_instance_center, reference
 from paddleseg_panoptic.postprocess.centers import _find_centers_paddle
 
 
@@ -13,26 +13,6 @@ def heatmap(height, width, peaks):
     for (y, x), v in peaks.items():
         h[0, y, x] = v
     return h
-
-
-def slow_centers(hmp, threshold, nms_kernel, top_k):
-    """Obvious version of SPEC 6.2: explicit window loops, zero padding, sorted cut-off."""
-    h = np.where(hmp[0] > threshold, hmp[0], 0).astype(np.float32)
-    height, width = h.shape
-    r = (nms_kernel - 1) // 2
-    padded = np.zeros((height + 2 * r, width + 2 * r), np.float32)
-    padded[r:r + height, r:r + width] = h
-    kept = np.zeros_like(h)
-    for y in range(height):
-        for x in range(width):
-            if h[y, x] == padded[y:y + nms_kernel, x:x + nms_kernel].max():
-                kept[y, x] = h[y, x]
-    t = 0.0
-    if top_k is not None and top_k <= kept.size:
-        t = np.sort(kept.ravel())[::-1][top_k - 1]
-    out = [(y, x) for y in range(height) for x in range(width)
-           if kept[y, x] > t and kept[y, x] > 0]
-    return np.array(out, dtype=np.int64).reshape(-1, 2) if out else None
 
 
 def test_defaults_are_the_documented_ones():
@@ -113,7 +93,7 @@ def random_heatmap(rng, height, width):
     return (h - 0.05 * (rng.random() < 0.3)).astype(np.float32)
 
 
-def test_random_equals_slow_numpy_and_paddle():
+def test_random_equals_reference_numpy_and_paddle():
     rng = np.random.default_rng(1)
     for _ in range(40):
         height, width = rng.integers(3, 14, size=2)
@@ -121,7 +101,7 @@ def test_random_equals_slow_numpy_and_paddle():
         threshold = float(rng.choice([0.1, 0.3, -0.1]))
         kernel = int(rng.choice([1, 3, 5, 7]))
         top_k = [None, 1, 2, 5, 10, 400][rng.integers(6)]
-        want = slow_centers(h, threshold, kernel, top_k)
+        want = reference.find_centers(h, threshold, kernel, top_k)
         got = find_instance_center(h, threshold, kernel, top_k)
         tensor = find_instance_center(paddle.to_tensor(h), threshold, kernel, top_k)
         native = _find_centers_paddle(paddle.to_tensor(h), threshold, kernel, top_k)
@@ -135,7 +115,7 @@ def test_random_equals_slow_numpy_and_paddle():
         np.testing.assert_array_equal(native.numpy(), want)
 
 
-def test_peaks_across_tile_borders_match_the_slow_version():
+def test_peaks_across_tile_borders_match_the_reference():
     # Maps larger than the 32-pixel tiles of the numpy implementation, with sparse peaks so
     # that some tiles are skipped and windows straddle tile borders.
     rng = np.random.default_rng(7)
@@ -146,7 +126,7 @@ def test_peaks_across_tile_borders_match_the_slow_version():
         h[0, ys, xs] = np.round(rng.random(n) * 4) / 4 + 0.25
         h[0, 31:33, :] = np.maximum(h[0, 31:33, :], 0.3)  # a ridge along a tile border
         for kernel, top_k in ((7, 200), (3, 6), (5, None)):
-            want = slow_centers(h, 0.1, kernel, top_k)
+            want = reference.find_centers(h, 0.1, kernel, top_k)
             got = find_instance_center(h, 0.1, kernel, top_k)
             assert (got is None) == (want is None)
             if want is not None:
@@ -179,7 +159,7 @@ def test_peaks_at_the_image_border_and_non_finite_values():
         h[0, y, x] = v
     h[0, 21, 21], h[0, 36, 68] = np.nan, -np.inf
     for kernel, top_k in ((7, 200), (9, None), (3, 4)):
-        want = slow_centers(h, 0.1, kernel, top_k)
+        want = reference.find_centers(h, 0.1, kernel, top_k)
         got = find_instance_center(h, 0.1, kernel, top_k)
         np.testing.assert_array_equal(got, want)
     # (4, 4) = 1.0 is 4 rows and columns from (0, 0) = 0.9: outside its 7x7 window (radius

@@ -1,38 +1,16 @@
-"""Fusion and the whole chain: hand-made maps with known ids, then random ones vs slow versions."""
+"""Fusion and the whole chain: hand-made maps with known ids, then random ones vs the reference
+implementation."""
 import numpy as np
 import paddle
 import pytest
 
 from paddleseg_panoptic.postprocess import (get_instance_segmentation,
-                                            merge_semantic_and_instance, panoptic_postprocess)
+                                            merge_semantic_and_instance, panoptic_postprocess,
+                                            reference)
 from paddleseg_panoptic.postprocess.fusion import _merge_paddle
 
 THINGS = [11, 12, 13]
 IGNORE = 255
-
-
-def slow_merge(semantic, instance, label_divisor, thing_list, stuff_area, ignore_index):
-    """Obvious version of SPEC 6.4: one whole-image mask per instance id and per stuff class."""
-    pan = np.full_like(semantic, ignore_index)
-    thing = np.isin(semantic, thing_list)
-    counters = {}
-    for ins_id in np.unique(instance):
-        if ins_id == 0:
-            continue
-        mask = (instance == ins_id) & thing
-        if not mask.any():
-            continue
-        classes, counts = np.unique(semantic[mask], return_counts=True)
-        cls = int(classes[np.argmax(counts)])  # unique is sorted: first max = smallest class
-        counters[cls] = counters.get(cls, 0) + 1
-        pan[mask] = cls * label_divisor + counters[cls]
-    for cls in np.unique(semantic):
-        if cls in thing_list:
-            continue
-        mask = (semantic == cls) & (instance == 0)
-        if mask.sum() >= stuff_area:
-            pan[mask] = cls
-    return pan
 
 
 def merge(semantic, instance, stuff_area=3):
@@ -90,13 +68,13 @@ def random_maps(rng, height, width):
     return semantic, instance
 
 
-def test_random_fusion_equals_slow_numpy_and_paddle():
+def test_random_fusion_equals_reference_numpy_and_paddle():
     rng = np.random.default_rng(4)
     for _ in range(30):
         height, width = rng.integers(2, 12, size=2)
         semantic, instance = random_maps(rng, height, width)
         stuff_area = int(rng.integers(0, 8))
-        want = slow_merge(semantic, instance, 1000, THINGS, stuff_area, IGNORE)
+        want = reference.merge(semantic, instance, 1000, THINGS, stuff_area, IGNORE)
         got = merge_semantic_and_instance(semantic, instance, 1000, THINGS, stuff_area, IGNORE)
         assert got.dtype == np.int64
         np.testing.assert_array_equal(got, want)
@@ -195,14 +173,38 @@ def test_chain_equals_the_composed_functions_numpy_and_paddle():
                 np.testing.assert_array_equal(tensors[key].numpy(), value)
 
 
+def test_chain_equals_the_reference_implementation():
+    # Coarse logits (many ties, class 0 among them), crowded centres with half-pixel votes
+    # (ties between centres), several crops.
+    rng = np.random.default_rng(8)
+    for _ in range(5):
+        height, width = (int(v) for v in rng.integers(10, 40, size=2))
+        logits = np.round(rng.standard_normal((14, height, width))).astype(np.float32)
+        logits[11:14] += 1.0  # more thing pixels
+        hmp = (rng.random((1, height, width)) ** 3).astype(np.float32)
+        off = (np.round(rng.standard_normal((2, height, width)) * 6) / 2).astype(np.float32)
+        size = (int(rng.integers(1, height + 1)), int(rng.integers(1, width + 1)))
+        kwargs = dict(thing_list=THINGS, label_divisor=1000, stuff_area=5, ignore_index=IGNORE,
+                      threshold=0.1, nms_kernel=3, top_k=12, output_size=size)
+        want = reference.postprocess(logits, hmp, off, **kwargs)
+        got = panoptic_postprocess(logits, hmp, off, **kwargs)
+        assert want["centers"] is not None and int(want["instance"].max()) > 1
+        for key in ("semantic", "instance", "panoptic", "center_heatmap", "centers"):
+            np.testing.assert_array_equal(got[key], want[key])
+        np.testing.assert_allclose(got["semantic_softmax"], want["semantic_softmax"],
+                                   rtol=1e-6, atol=1e-7)
+
+
 def test_chain_paddle_device_implementation_matches_numpy():
-    from paddleseg_panoptic.postprocess.inference import _chain_numpy, _chain_paddle
+    from paddleseg_panoptic.postprocess.inference import _chain_paddle
     rng = np.random.default_rng(6)
     logits = rng.standard_normal((14, 16, 20)).astype(np.float32)
     hmp = (rng.random((1, 16, 20)) ** 4).astype(np.float32)
     off = (rng.standard_normal((2, 16, 20)) * 3).astype(np.float32)
     args = (THINGS, 1000, 4, IGNORE, 0.1, 3, 6, (13, 17), True)
-    want = _chain_numpy(logits, hmp, off, *args)
+    want = panoptic_postprocess(logits, hmp, off, thing_list=THINGS, label_divisor=1000,
+                                stuff_area=4, ignore_index=IGNORE, threshold=0.1, nms_kernel=3,
+                                top_k=6, output_size=(13, 17))
     got = _chain_paddle(paddle.to_tensor(logits), paddle.to_tensor(hmp), paddle.to_tensor(off),
                         *args)
     for key in ("semantic", "instance", "panoptic", "center_heatmap", "centers"):
@@ -250,6 +252,32 @@ def test_chain_argmax_ties_take_the_smallest_class_and_softmax_can_be_skipped():
     np.testing.assert_array_equal(out["panoptic"], [[1, 2, 2], [2, 2, 2], [2, 2, 255]])
 
 
+@pytest.mark.parametrize("pixel, want", [
+    ([0.0] * 6, 0),  # all equal: the first class
+    ([1.0, 0.0, 0.0, 0.0, 0.0, 1.0], 0),  # class 0 ties with the last class
+    ([2.0, 2.0, 1.0, 0.0, 0.0, 0.0], 0),  # class 0 ties with class 1
+    ([-1.0, 3.0, 0.0, 3.0, 0.0, 3.0], 1),  # three-way tie without class 0
+    ([-np.inf] * 6, 0),  # all -inf: equal, the first class
+    ([-np.inf, -np.inf, -5.0, -np.inf, -5.0, -np.inf], 2),  # -inf never wins against a number
+    ([np.inf, 0.0, 0.0, 0.0, 0.0, np.inf], 0),  # +inf ties
+])
+def test_chain_argmax_ties_match_numpy_and_paddle_argmax(pixel, want):
+    # Each pixel's class is the first class holding the maximum logit, as np.argmax and
+    # paddle.argmax give; numpy arrays, CPU tensors and paddle.argmax must agree.
+    logits = np.broadcast_to(np.array(pixel, np.float32)[:, None, None], (6, 3, 5)).copy()
+    kwargs = dict(thing_list=[3], label_divisor=1000, stuff_area=1, ignore_index=255,
+                  softmax=False)
+    zeros = np.zeros((1, 3, 5), np.float32), np.zeros((2, 3, 5), np.float32)
+    out = panoptic_postprocess(logits, *zeros, **kwargs)
+    np.testing.assert_array_equal(out["semantic"], np.full((3, 5), want))
+    np.testing.assert_array_equal(out["semantic"], logits.argmax(axis=0))
+    tensors = panoptic_postprocess(paddle.to_tensor(logits),
+                                   *(paddle.to_tensor(z) for z in zeros), **kwargs)
+    np.testing.assert_array_equal(tensors["semantic"].numpy(), np.full((3, 5), want))
+    np.testing.assert_array_equal(paddle.argmax(paddle.to_tensor(logits), axis=0).numpy(),
+                                  np.full((3, 5), want))
+
+
 def test_majority_counts_pixels_of_both_parities():
     # The histogram counts odd and even pixels separately and adds them: instance 1 has class
     # 12 on flat positions 1, 3 and 4 (odd, odd, even) and 11 on 0 and 2 (both even) -> 12
@@ -265,16 +293,16 @@ def test_majority_counts_pixels_of_both_parities():
         ins = rng.integers(0, 3, size=(1, height, width))
         np.testing.assert_array_equal(
             merge_semantic_and_instance(sem, ins, 1000, THINGS, 2, IGNORE),
-            slow_merge(sem, ins, 1000, THINGS, 2, IGNORE))
+            reference.merge(sem, ins, 1000, THINGS, 2, IGNORE))
 
 
 @pytest.mark.parametrize("min_mean_run", [1, 1 << 40])
 def test_run_and_pixel_histograms_agree(monkeypatch, min_mean_run):
     # The histogram counts runs of equal (instance, class) keys when runs are long on average
     # (min_mean_run 1 forces that path) and single pixels otherwise (1 << 40 forces it); both
-    # equal the slow version on blocky maps (long runs) and noisy ones.
-    from paddleseg_panoptic.postprocess import fusion
-    monkeypatch.setattr(fusion, "_MIN_MEAN_RUN", min_mean_run)
+    # equal the reference on blocky maps (long runs) and noisy ones.
+    from paddleseg_panoptic.postprocess import _limits
+    monkeypatch.setattr(_limits, "MIN_MEAN_RUN", min_mean_run)
     rng = np.random.default_rng(7)
     for i in range(20):
         height, width = rng.integers(1, 30, size=2)
@@ -287,8 +315,8 @@ def test_run_and_pixel_histograms_agree(monkeypatch, min_mean_run):
             instance = np.where(instance == 5, 5_000_000, instance)
         if i % 4 == 2:  # narrower dtypes
             semantic, instance = semantic.astype(np.uint8), instance.astype(np.int32)
-        want = slow_merge(semantic.astype(np.int64), instance.astype(np.int64), 1000, THINGS, 3,
-                          IGNORE)
+        want = reference.merge(semantic.astype(np.int64), instance.astype(np.int64), 1000,
+                               THINGS, 3, IGNORE)
         np.testing.assert_array_equal(
             merge_semantic_and_instance(semantic, instance, 1000, THINGS, 3, IGNORE), want)
     for bad, name in (("semantic", "semantic"), ("instance", "instance")):

@@ -1,26 +1,12 @@
-"""Pixel grouping and instance segmentation: hand-made votes, then random ones vs a slow version."""
+"""Pixel grouping and instance segmentation: hand-made votes, then random ones vs the reference
+implementation."""
 import numpy as np
 import paddle
 import pytest
 
 from paddleseg_panoptic.postprocess import get_instance_segmentation, group_pixels
+from paddleseg_panoptic.postprocess import reference
 from paddleseg_panoptic.postprocess.grouping import _group_numpy, _group_paddle
-
-
-def slow_group(ctr, offsets, mask=None):
-    """Obvious version of SPEC 6.3: one pixel at a time, float32 distance to every centre."""
-    _, height, width = offsets.shape
-    out = np.zeros((1, height, width), np.int64)
-    f = np.float32
-    for y in range(height):
-        for x in range(width):
-            if mask is not None and not mask[y, x]:
-                continue
-            vy = f(y) + f(offsets[0, y, x])
-            vx = f(x) + f(offsets[1, y, x])
-            dist = [np.sqrt(f(f(f(cy) - vy) ** 2) + f(f(f(cx) - vx) ** 2)) for cy, cx in ctr]
-            out[0, y, x] = int(np.argmin(dist)) + 1  # first index on ties
-    return out
 
 
 def test_zero_offsets_split_at_the_midline_first_centre_on_ties():
@@ -83,15 +69,15 @@ def random_case(rng, height, width, k):
     return ctr, off.astype(np.float32), mask
 
 
-def test_random_equals_slow_and_paths_agree():
+def test_random_equals_reference_and_paths_agree():
     rng = np.random.default_rng(2)
     for _ in range(12):
         height, width = rng.integers(5, 21, size=2)
         ctr, off, mask = random_case(rng, height, width, int(rng.integers(2, 12)))
-        want = slow_group(ctr, off, mask)
+        want = reference.group_pixels(ctr, off, mask)
         np.testing.assert_array_equal(group_pixels(ctr, off, mask), want)
         # Unmasked, numpy in / numpy out and paddle in / paddle out.
-        want_all = slow_group(ctr, off)
+        want_all = reference.group_pixels(ctr, off)
         np.testing.assert_array_equal(group_pixels(ctr, off), want_all)
         got = group_pixels(paddle.to_tensor(ctr), paddle.to_tensor(off))
         assert isinstance(got, paddle.Tensor) and got.dtype == paddle.int64
@@ -109,8 +95,8 @@ def test_chunked_pruned_and_dense_paths_agree_bit_for_bit():
         ctr, off, mask = random_case(rng, height, width, int(rng.integers(2, 40)))
         if i % 10 == 0:  # non-finite and far-away votes take the dense rule
             off[0, 0, 0], off[1, 1, 1], off[0, 2, 2] = np.nan, np.inf, 1e30
-        dense = _group_numpy(ctr, off, mask, budget=1 << 30, method="dense")
-        np.testing.assert_array_equal(_group_numpy(ctr, off, mask, budget=3, method="dense"),
+        dense = reference.group_pixels(ctr, off, mask, budget=1 << 30)
+        np.testing.assert_array_equal(reference.group_pixels(ctr, off, mask, budget=3),
                                       dense)
         for method in ("table", "grid"):
             for min_cell in (1.0, 3.0, 16.0):
@@ -118,7 +104,7 @@ def test_chunked_pruned_and_dense_paths_agree_bit_for_bit():
                     _group_numpy(ctr, off, mask, budget=int(rng.integers(1, 50)),
                                  method=method, min_cell=min_cell), dense)
         np.testing.assert_array_equal(_group_numpy(ctr, off, None, min_cell=2.0),
-                                      _group_numpy(ctr, off, None, method="dense"))
+                                      reference.group_pixels(ctr, off))
 
 
 @pytest.mark.parametrize("ctr, off, match", [
@@ -143,9 +129,9 @@ def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, ban
     # above and below their band, outside the image, non-finite, and on cell borders; selected
     # by a mask, by classes (one of them negative: an error) or not at all. Both ways of
     # writing the ids: remap straight into the int64 output, and through int32.
-    from paddleseg_panoptic.postprocess import lookup
-    monkeypatch.setattr(lookup, "_BAND_PIXELS", band)
-    monkeypatch.setattr(lookup, "_REMAP_INT64", int64_remap)
+    from paddleseg_panoptic.postprocess import _limits, lookup
+    monkeypatch.setattr(_limits, "LOOKUP_BAND_PIXELS", band)
+    monkeypatch.setattr(lookup, "remap_copies_int64", lambda: int64_remap)
     rng = np.random.default_rng(11)
     for i in range(10):
         height, width = rng.integers(6, 40, size=2)
@@ -153,7 +139,7 @@ def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, ban
         off[0] += rng.choice([-2 * height, 0, 0, 0, height], size=off.shape[1:])
         if i % 3 == 0:
             off[0, 0, 0], off[1, -1, -1], off[1, 1, 0] = np.nan, -np.inf, 3e9
-        dense = _group_numpy(ctr, off, mask, method="dense")
+        dense = reference.group_pixels(ctr, off, mask)
         semantic = np.where(mask, 12, rng.choice([0, 3, 20], size=mask.shape))
         for min_cell in (1.0, 2.0, 5.0):
             np.testing.assert_array_equal(_group_numpy(ctr, off, mask, min_cell=min_cell), dense)
@@ -161,7 +147,7 @@ def test_table_path_in_small_bands_and_tiny_cells_matches_dense(monkeypatch, ban
                 _group_numpy(ctr, off, semantic=semantic, things=[11, 12], min_cell=min_cell),
                 dense)
         np.testing.assert_array_equal(_group_numpy(ctr, off, min_cell=3.0),
-                                      _group_numpy(ctr, off, method="dense"))
+                                      reference.group_pixels(ctr, off))
         semantic[-1, -1] = -1
         with pytest.raises(ValueError, match="semantic must hold non-negative ids"):
             _group_numpy(ctr, off, semantic=semantic, things=[11, 12], min_cell=2.0)
@@ -217,32 +203,18 @@ def test_large_masked_grouping_matches_dense_and_output_is_a_plain_array():
     mask = rng.random((height, width)) < 0.9
     got = group_pixels(ctr, off, mask)
     assert got.shape == (1, height, width) and got.dtype == np.int64 and got.flags.writeable
-    np.testing.assert_array_equal(got, _group_numpy(ctr, off, mask, method="dense"))
+    np.testing.assert_array_equal(got, reference.group_pixels(ctr, off, mask))
 
 
-def test_scratch_arrays_are_reused_per_name_and_released():
-    from paddleseg_panoptic.postprocess import _arrays, release_scratch
-    a = _arrays.scratch("test_buf", (4, 5), np.float32)
-    b = _arrays.scratch("test_buf", (2, 3), np.float32)  # smaller: the same memory
-    assert a.shape == (4, 5) and b.shape == (2, 3) and np.shares_memory(a, b)
-    c = _arrays.scratch("test_buf", (5, 5), np.float32)  # larger: a new buffer
-    assert c.shape == (5, 5) and not np.shares_memory(a, c)
-    assert np.shares_memory(_arrays.scratch("test_buf", (5, 5), np.float32), c)
-    assert not np.shares_memory(_arrays.scratch("test_buf", (2,), np.int64), c)  # new dtype
-    c = _arrays.scratch("test_buf", (5, 5), np.float32)
-    release_scratch()  # forgotten: the next request allocates anew
-    assert not np.shares_memory(_arrays.scratch("test_buf", (5, 5), np.float32), c)
-
-
-def test_grouping_from_threads_restores_the_opencv_thread_count():
-    # The look-up runs OpenCV on the calling thread only; overlapping calls from several
-    # threads give the same ids as one call, and the process-wide thread count comes back.
+def test_grouping_from_threads_gives_the_ids_of_one_call():
+    # Grouping keeps no state between calls: overlapping calls from several threads give the
+    # same ids as one call and leave OpenCV's process-wide thread count alone.
     import threading
 
     import cv2
     rng = np.random.default_rng(13)
     ctr, off, mask = random_case(rng, 300, 200, 20)
-    want = _group_numpy(ctr, off, mask, method="dense")
+    want = reference.group_pixels(ctr, off, mask)
     before = cv2.getNumThreads()
     results, errors = [], []
 
@@ -272,4 +244,4 @@ def test_extreme_image_shapes_match_dense(height, width):
     off = (rng.standard_normal((2, height, width)) * 3).astype(np.float32)
     mask = rng.random((height, width)) < 0.5
     np.testing.assert_array_equal(_group_numpy(ctr, off, mask, min_cell=1.0),
-                                  _group_numpy(ctr, off, mask, method="dense"))
+                                  reference.group_pixels(ctr, off, mask))

@@ -16,6 +16,7 @@ from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.datasets import meta
 from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.utils import visualize as vis
+from paddleseg_panoptic.utils.panoptic_ids import rgb2id
 
 REPO = Path(__file__).resolve().parents[1]
 TOY = REPO / "configs" / "quick_start" / "panoptic_deeplab_resnet18_os32_toy.yml"
@@ -78,14 +79,16 @@ def work(tmp_path_factory):
             "model_path": model_path}
 
 
-def _run_tool(work, save_dir, image_path=None, launch=False):
+def _run_tool(work, save_dir, image_path=None, launch=False, model_path=None, extra=(),
+              env=None):
     args = ["tools/predict.py", "--config", str(work["config"]), "--model_path",
-            str(work["model_path"]), "--image_path", str(image_path or work["images"]),
-            "--save_dir", str(save_dir), "--device", "cpu"]
+            str(model_path or work["model_path"]), "--image_path",
+            str(image_path or work["images"]), "--save_dir", str(save_dir), "--device",
+            "cpu"] + list(extra)
     if launch:
         args = ["-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
                 str(save_dir) + "_log"] + args
-    return subprocess.run([sys.executable] + args, cwd=str(REPO), env=_env(),
+    return subprocess.run([sys.executable] + args, cwd=str(REPO), env=dict(_env(), **(env or {})),
                           capture_output=True, text=True, timeout=300)
 
 
@@ -126,7 +129,7 @@ def test_outputs_match_the_post_processing(work, tool_run):
         result = P.predict_image(model, image, transforms, facts)
         paths = P.output_paths(str(save_dir), os.path.splitext(name)[0])
         # the id PNG decodes back to the panoptic map of the post-processing
-        ids = vis.decode_panoptic_ids(vis.read_png_rgb(paths["panoptic_ids"]))
+        ids = rgb2id(vis.read_png_rgb(paths["panoptic_ids"]))
         np.testing.assert_array_equal(ids, result["panoptic"])
         # the semantic picture shows the palette colour of every predicted class
         semantic_png = vis.read_png_rgb(paths["semantic"])
@@ -253,3 +256,42 @@ def test_toy_cityscapes_val_folder(work, toy_cityscapes_root, tmp_path):
         assert doc["file_name"] == name + ".png"
         # stuff segments smaller than the default stuff_area (2048) are dropped
         assert all(s["area"] >= 2048 for s in doc["segments_info"] if not s["isthing"])
+
+
+def test_url_weights_plain_tta_and_chosen_outputs(work, tool_run, tmp_path):
+    # Weights from a local http server, --aug_pred at scale 1.0 without flip, only the id
+    # PNGs and the JSON: exactly those files, byte-identical to the plain run's.
+    from test_model_url import serve
+
+    _, plain_dir = tool_run
+    save_dir = tmp_path / "out"
+    cache = tmp_path / "cache"
+    env = {"PADDLESEG_PANOPTIC_CACHE": str(cache), "no_proxy": "127.0.0.1",
+           "NO_PROXY": "127.0.0.1"}
+    with serve(work["root"]) as (base, requests):
+        proc = _run_tool(work, save_dir, model_path=base + "/model.pdparams", env=env,
+                         extra=["--aug_pred", "--scales", "1.0", "--outputs", "ids,json"])
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert requests == ["/model.pdparams"]
+    assert len(list(cache.rglob("model.pdparams"))) == 1
+    written = _tree(save_dir)
+    assert sorted({name.split("/")[0] for name in written}) == ["panoptic_ids", "segments"]
+    assert written == {name: data for name, data in _tree(plain_dir).items()
+                       if name.split("/")[0] in ("panoptic_ids", "segments")}
+
+
+def test_flip_tta_through_the_api(work, tmp_path):
+    # An image and its mirror under flip TTA give mirrored semantic maps.
+    cfg, model = work["cfg"], work["model"]
+    facts = DatasetFacts.from_config(cfg)
+    transforms = P.prediction_transforms(cfg.val_transforms)
+    image = P.read_image(str(work["images"] / "c.bmp"))    # 33 x 33: no padding
+    tta = P.TTA((1.0,), flip_horizontal=True)
+    result = P.predict_image(model, image, transforms, facts, tta=tta)
+    mirrored = P.predict_image(model, image[:, ::-1].copy(), transforms, facts, tta=tta)
+    np.testing.assert_array_equal(mirrored["semantic"], result["semantic"][:, ::-1])
+    np.testing.assert_allclose(mirrored["center_heatmap"], result["center_heatmap"][:, ::-1],
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="outputs must be a non-empty selection"):
+        P.run_prediction(str(work["config"]), str(work["model_path"]), str(work["images"]),
+                         save_dir=str(tmp_path / "x"), outputs="ids,pictures")

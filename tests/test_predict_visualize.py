@@ -6,6 +6,7 @@ import pytest
 
 from paddleseg_panoptic.datasets import meta
 from paddleseg_panoptic.utils import visualize as vis
+from paddleseg_panoptic.utils.panoptic_ids import id2rgb, rgb2id
 
 
 def test_colorize_semantic_palette_and_black_for_unknown():
@@ -106,28 +107,13 @@ def test_instance_colors_distinct_for_many():
     assert len(colors) == 1000 and len(set(colors.values())) == 1000
 
 
-def test_encode_decode_ids_hand_values():
-    ids = np.array([[0, 255, 13001], [256 ** 3 - 1, 65536, 18999]])
-    rgb = vis.encode_panoptic_ids(ids)
-    assert rgb.dtype == np.uint8
-    # 13001 = 201 + 256 * 50
-    assert tuple(rgb[0, 2]) == (201, 50, 0)
-    assert tuple(rgb[1, 1]) == (0, 0, 1)
-    assert tuple(rgb[1, 0]) == (255, 255, 255)
-    assert vis.decode_panoptic_ids(rgb).tolist() == ids.tolist()
-    with pytest.raises(ValueError, match="must lie in"):
-        vis.encode_panoptic_ids(np.array([[-1]]))
-    with pytest.raises(ValueError, match="must lie in"):
-        vis.encode_panoptic_ids(np.array([[256 ** 3]]))
-
-
 def test_png_round_trip_and_deterministic_bytes(tmp_path):
     rng = np.random.RandomState(1)
     ids = rng.randint(0, 256 ** 3, size=(7, 9))
-    vis.write_png(tmp_path / "a.png", vis.encode_panoptic_ids(ids))
-    vis.write_png(tmp_path / "b.png", vis.encode_panoptic_ids(ids))
+    vis.write_png(tmp_path / "a.png", id2rgb(ids))
+    vis.write_png(tmp_path / "b.png", id2rgb(ids))
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
-    back = vis.decode_panoptic_ids(vis.read_png_rgb(tmp_path / "a.png"))
+    back = rgb2id(vis.read_png_rgb(tmp_path / "a.png"))
     assert back.tolist() == ids.tolist()
     with pytest.raises(IOError, match="bad.png"):
         (tmp_path / "bad.png").write_bytes(b"not a png")
@@ -156,7 +142,7 @@ def test_segments_info_hand_made(tmp_path):
     assert vis.segments_info(panoptic)[2]["score"] is None
     vis.write_json(tmp_path / "s.json", {"segments_info": infos})
     assert json.loads((tmp_path / "s.json").read_text())["segments_info"] == infos
-    with pytest.raises(ValueError, match="does not match"):
+    with pytest.raises(ValueError, match="semantic_softmax must be"):
         vis.segments_info(panoptic, softmax[:, :2])
 
 
@@ -174,7 +160,6 @@ def test_dense_and_sorted_paths_agree():
     # ids beyond the dense-table limit take the sorting path; both must give the same pictures
     rng = np.random.RandomState(5)
     small = rng.choice([0, 2, 255, 11001, 11002, 13001, 13002, 13003], size=(9, 11))
-    big = small + (1 << 23) * 1000  # same structure, label divisor scaled below
     divisor = (1 << 23) * 1000 + 1000
     shifted = np.where(small >= 1000, (small // 1000) * divisor + small % 1000, small)
     assert shifted.max() >= 1 << 22
@@ -184,10 +169,29 @@ def test_dense_and_sorted_paths_agree():
     assert list(a.values()) == list(b.values())
     np.testing.assert_array_equal(vis.colorize_panoptic(small),
                                   vis.colorize_panoptic(shifted, label_divisor=divisor))
-    ids, counts, inverse = vis.unique_ids(small)
-    ids2, counts2, inverse2 = vis.unique_ids(big)
-    assert ids.tolist() == np.unique(small).tolist() and (ids2 - ids).tolist() == [
-        (1 << 23) * 1000] * len(ids)
-    assert counts.tolist() == counts2.tolist()
-    np.testing.assert_array_equal(inverse, inverse2)
-    np.testing.assert_array_equal(ids[inverse], small)
+
+
+def test_colorize_offsets_hue_is_direction_and_brightness_is_length():
+    # (dy, dx) of five vectors: right, down, left, up (length 2) and right at half length.
+    offsets = np.zeros((2, 1, 6), np.float32)
+    offsets[1, 0, 0], offsets[0, 0, 1], offsets[1, 0, 2], offsets[0, 0, 3] = 2, 2, -2, -2
+    offsets[1, 0, 4] = 1  # pixel 5 stays (0, 0)
+    out = vis.colorize_offsets(offsets)
+    assert out.dtype == np.uint8 and out.shape == (1, 6, 3)
+    # Hue 0 deg red, 90 deg (down, image y grows downwards) yellow-green, 180 deg cyan,
+    # 270 deg violet; OpenCV rounds to its 2-degree hue steps.
+    assert [tuple(c) for c in out[0]] == [(255, 0, 0), (127, 255, 0), (0, 255, 255),
+                                          (128, 0, 255), (128, 0, 0), (0, 0, 0)]
+    # A fixed scale: length 1 of max_length 4 is a quarter brightness; longer vectors clip.
+    scaled = vis.colorize_offsets(offsets, max_length=4)
+    assert tuple(scaled[0, 4]) == (64, 0, 0) and tuple(scaled[0, 0]) == (128, 0, 0)
+    assert tuple(vis.colorize_offsets(offsets, max_length=1)[0, 0]) == (255, 0, 0)
+    assert not vis.colorize_offsets(np.zeros((2, 2, 2))).any()  # all zero: black
+    with pytest.raises(ValueError, match="offsets must be \\[2, H, W\\]"):
+        vis.colorize_offsets(np.zeros((3, 2, 2)))
+
+
+def test_colorize_heatmap_jet_ends_and_clipping():
+    out = vis.colorize_heatmap(np.array([[0.0, 1.0, -0.5, 2.0]]))
+    # JET: 0 dark blue, 1 dark red; values outside [0, 1] are clipped.
+    assert [tuple(c) for c in out[0]] == [(0, 0, 128), (128, 0, 0), (0, 0, 128), (128, 0, 0)]

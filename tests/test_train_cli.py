@@ -1,5 +1,4 @@
 """tools/train.py end to end on the small CPU config and the toy dataset (subprocesses)."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -118,7 +117,7 @@ def test_two_processes_keep_identical_parameters_and_only_rank0_writes(toy_citys
     digests = summary["param_digests"]
     assert len(digests) == 2 and digests[0] == digests[1]
     assert sorted(os.listdir(save_dir)) == ["config.yml", "environment.json", "iter_2",
-                                            "train_summary.json"]
+                                            "metrics.jsonl", "train.log", "train_summary.json"]
     logs = tmp_path / "launch_log"
     with open(logs / "workerlog.0") as f:
         rank0 = f.read()
@@ -139,10 +138,8 @@ def test_dataset_smaller_than_a_batch_is_a_clear_error(toy_cityscapes_root, tmp_
     assert not os.path.isdir(tmp_path / "out" / "iter_2")
 
 
-def test_help_lists_every_flag(capsys):
-    spec = importlib.util.spec_from_file_location("train_tool", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_help_lists_every_flag(capsys, load_tool):
+    tool = load_tool("train")
     with pytest.raises(SystemExit) as info:
         tool.parse_args(["--help"])
     assert info.value.code == 0
@@ -150,15 +147,17 @@ def test_help_lists_every_flag(capsys):
     for flag in ("--config", "--iters", "--batch_size", "--learning_rate", "--save_interval",
                  "--resume_model", "--save_dir", "--keep_checkpoint_max", "--num_workers",
                  "--do_eval", "--log_iters", "--use_vdl", "--threshold", "--nms_kernel",
-                 "--top_k", "--device", "--seed", "--opts"):
+                 "--top_k", "--device", "--seed", "--opts", "--precision", "--amp_level",
+                 "--use_ema"):
         assert flag in out, flag
     args = tool.parse_args(["--config", "x.yml"])
-    # SPEC section 5 defaults; post-processing from postprocess/defaults.py.
+    # the training defaults (docs/training.md); post-processing from postprocess/defaults.py.
     assert (args.save_interval, args.keep_checkpoint_max, args.num_workers, args.log_iters,
             args.save_dir) == (1000, 5, 0, 10, "./output")
     assert (args.threshold, args.nms_kernel, args.top_k) == (0.1, 7, 200)
     assert (args.device, args.seed, args.resume_model, args.do_eval) == ("auto", None, None,
                                                                          False)
+    assert (args.precision, args.amp_level, args.use_ema) == ("fp32", "O1", False)
 
 
 def test_do_eval_keeps_best_model_and_logs_metrics(toy_cityscapes_root, tmp_path):
@@ -184,3 +183,18 @@ def test_do_eval_keeps_best_model_and_logs_metrics(toy_cityscapes_root, tmp_path
     record = [n for n in os.listdir(save_dir) if n.startswith("vdlrecords.")][0]
     tags = LogReader(file_path=str(save_dir / record)).get_tags()["scalar"]
     assert {"Evaluate/PQ", "Evaluate/mIoU", "Evaluate/mAP"} <= set(tags)
+    # train.log holds the launcher's lines around the loop's too.
+    with open(save_dir / "train.log") as f:
+        log = f.read()
+    for line in ("Training {} for 2 iterations".format(CONFIG), "[EVAL] iter: 2, PQ: ",
+                 "Training finished at iteration 2"):
+        assert line in log, line
+
+
+@pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason="checks the CPU-only Paddle's refusal")
+def test_mixed_precision_without_a_gpu_is_a_clear_error(toy_cityscapes_root, tmp_path):
+    proc = _run(_train_args(toy_cityscapes_root, tmp_path / "out", "--iters", "2",
+                            "--precision", "fp16"), cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "train.py: error: --precision fp16 needs a GPU" in proc.stderr
+    assert not os.path.isdir(tmp_path / "out" / "iter_2")

@@ -1,4 +1,4 @@
-"""Hand-computed values for the Panoptic-DeepLab loss (SPEC section 4)."""
+"""Hand-computed values for the Panoptic-DeepLab loss (docs/training.md, "Losses")."""
 import math
 
 import numpy as np

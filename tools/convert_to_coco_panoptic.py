@@ -19,15 +19,11 @@ Rules (see docs/custom_dataset.md): each stuff category present is one segment; 
 segment; values that are no category id are void (0 and 255 silently, others reported).
 """
 import argparse
-import os
 import sys
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # not installed: run from a checkout
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.datasets.convert import VOID_VALUES, convert, report_text  # noqa: E402
+from paddleseg_panoptic.datasets.convert import VOID_VALUES, convert, report_text
 
 
 def parse_args(argv=None):

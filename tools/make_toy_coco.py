@@ -5,17 +5,12 @@ Example:
     python tools/make_toy_coco.py --out data/toy_coco
 """
 import argparse
-import os
-import sys
 import time
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # not installed: run from a checkout
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.datasets.convert import report_text  # noqa: E402
-from paddleseg_panoptic.datasets.toy_coco import make_toy_coco  # noqa: E402
+from paddleseg_panoptic.datasets.convert import report_text
+from paddleseg_panoptic.datasets.toy_coco import make_toy_coco
 
 
 def main(argv=None):

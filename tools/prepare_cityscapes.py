@@ -8,16 +8,12 @@ Example:
     python tools/prepare_cityscapes.py --root data/cityscapes
 """
 import argparse
-import os
 import sys
 import time
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # not installed: run from a checkout
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.datasets.prepare import prepare_cityscapes  # noqa: E402
+from paddleseg_panoptic.datasets.prepare import prepare_cityscapes
 
 
 def main(argv=None):

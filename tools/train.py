@@ -5,19 +5,18 @@ Several devices:  python -m paddle.distributed.launch --gpus 0,1,2,3 tools/train
 See docs/training.md.
 """
 import argparse
-import os
+import signal
 import sys
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # running from a source checkout without installing the package
-    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-    import paddleseg_panoptic  # noqa: F401
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.core.train import TrainingError  # noqa: E402
-from paddleseg_panoptic.cvlibs.builder import ConfigError  # noqa: E402
-from paddleseg_panoptic.core.train_launcher import run_training  # noqa: E402
-from paddleseg_panoptic.utils import cli  # noqa: E402
+from paddleseg_panoptic.core.train_amp import AMP_LEVELS, PRECISIONS
+from paddleseg_panoptic.core.train_guard import (TrainingError, TrainingInterrupted,
+                                                  handle_stop_signals)
+from paddleseg_panoptic.cvlibs.builder import ConfigError
+from paddleseg_panoptic.core.train_launcher import run_training
+from paddleseg_panoptic.utils import cli
+from paddleseg_panoptic.utils.sample_guard import SampleError
 
 
 def parse_args(argv=None):
@@ -33,8 +32,9 @@ def parse_args(argv=None):
     parser.add_argument("--save_interval", type=int, default=1000,
                         help="iterations between checkpoints (one is also saved at the end)")
     parser.add_argument("--resume_model", default=None,
-                        help="checkpoint directory (save_dir/iter_N) to continue from, or "
-                        "'auto' for the newest complete checkpoint in --save_dir")
+                        help="checkpoint directory (save_dir/iter_N, or its model.pdparams) to "
+                        "continue from, or 'auto' for the newest checkpoint in --save_dir whose "
+                        "files all read back completely")
     parser.add_argument("--save_dir", default="./output",
                         help="directory for checkpoints, logs and the run records")
     parser.add_argument("--keep_checkpoint_max", type=int, default=5,
@@ -46,7 +46,17 @@ def parse_args(argv=None):
                         "save_dir/best_model by PQ")
     parser.add_argument("--log_iters", type=int, default=10, help="iterations per log line")
     parser.add_argument("--use_vdl", action="store_true",
-                        help="write VisualDL scalars to --save_dir")
+                        help="write VisualDL scalars (with --do_eval also pictures of a few "
+                        "validation images) to --save_dir")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp16 / bf16: automatic mixed precision (GPU only; fp16 with "
+                        "loss scaling) (default: %(default)s)")
+    parser.add_argument("--amp_level", choices=AMP_LEVELS, default="O1",
+                        help="O1: low-precision operators, float32 weights; O2: low-precision "
+                        "weights too (default: %(default)s)")
+    parser.add_argument("--use_ema", action="store_true",
+                        help="keep an exponential moving average of the weights; it is what "
+                        "--do_eval evaluates and best_model/ holds")
     parser.add_argument("--seed", type=int, default=None,
                         help="fixes initialisation, data order and augmentation (default: "
                         "the resumed checkpoint's seed, else random; always recorded)")
@@ -57,6 +67,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    handle_stop_signals()
     try:
         run_training(
             args.config, iters=args.iters, batch_size=args.batch_size,
@@ -64,10 +75,19 @@ def main(argv=None):
             save_interval=args.save_interval, keep_checkpoint_max=args.keep_checkpoint_max,
             resume_model=args.resume_model, num_workers=args.num_workers,
             do_eval=args.do_eval, log_iters=args.log_iters, use_vdl=args.use_vdl,
-            device=args.device, seed=args.seed, **cli.postprocess_kwargs(args))
-    except (TrainingError, ConfigError, FileNotFoundError) as e:
+            device=args.device, seed=args.seed, precision=args.precision,
+            amp_level=args.amp_level, use_ema=args.use_ema, **cli.postprocess_kwargs(args))
+    except (TrainingError, ConfigError, FileNotFoundError, SampleError) as e:
         print("train.py: error: {}".format(e), file=sys.stderr, flush=True)
         return 1
+    except TrainingInterrupted as e:
+        print("train.py: {}".format(e), file=sys.stderr, flush=True)
+        return e.exit_code
+    except KeyboardInterrupt as e:  # before the first iteration
+        signum = getattr(e, "signum", signal.SIGINT)
+        print("train.py: interrupted before training started; nothing was saved",
+              file=sys.stderr, flush=True)
+        return 128 + signum
     return 0
 
 

@@ -9,13 +9,9 @@ import argparse
 import os
 import sys
 
-try:
-    import paddleseg_panoptic  # noqa: F401
-except ImportError:  # running from a source checkout without the package installed
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    import paddleseg_panoptic  # noqa: F401
+import _package  # noqa: F401  (paddleseg_panoptic, from this checkout if not installed)
 
-from paddleseg_panoptic.utils import cli  # noqa: E402
+from paddleseg_panoptic.utils import cli
 
 
 def parse_args(argv=None):
@@ -23,12 +19,14 @@ def parse_args(argv=None):
         description="Evaluate PQ/SQ/RQ, mIoU and AP/AP50 on the config's val_dataset.")
     parser.add_argument("--config", required=True, help="model config (YAML)")
     parser.add_argument("--model_path", default=None,
-                        help="trained weights (.pdparams, or a folder holding model.pdparams); "
+                        help="trained weights (.pdparams, a folder holding model.pdparams, or "
+                             "an http(s) URL of a .pdparams, downloaded once to a cache); "
                              "the config's `pretrained` weights are then not loaded (no "
                              "download). Without it the config's initial weights are evaluated")
     parser.add_argument("--num_workers", type=int, default=0,
                         help="data loader worker processes (default: %(default)s)")
     cli.add_common_args(parser, opts_example="val_dataset.dataset_root=data/cityscapes")
+    cli.add_inference_args(parser, "--aug_eval")
     parser.add_argument("--save_json", default=None, metavar="FILE",
                         help="write every number (ours, and the official ones with --official) "
                              "to this JSON file")
@@ -40,7 +38,8 @@ def parse_args(argv=None):
     args = cli.parse_args(parser, argv)
     if args.num_workers < 0:
         parser.error("--num_workers must be >= 0, got {}".format(args.num_workers))
-    if args.model_path is not None and not os.path.exists(args.model_path):
+    if args.model_path is not None and not args.model_path.startswith(("http://", "https://")) \
+            and not os.path.exists(args.model_path):
         parser.error("--model_path {} does not exist".format(args.model_path))
     return args
 
@@ -51,12 +50,14 @@ def main(argv=None):
 
     from paddleseg_panoptic.core.evaluate import run_evaluation
     from paddleseg_panoptic.evaluation.report import official_comparison, write_json
+    from paddleseg_panoptic.utils.sample_guard import SampleError
 
     try:
         results = run_evaluation(
             args.config, args.model_path, num_workers=args.num_workers, device=args.device,
-            opts=args.opts, official_dir=args.official, **cli.postprocess_kwargs(args))
-    except (ValueError, FileNotFoundError) as e:   # bad config, weights, dataset or labels
+            opts=args.opts, official_dir=args.official, **cli.postprocess_kwargs(args),
+            **cli.inference_kwargs(args, "--aug_eval"))
+    except (ValueError, FileNotFoundError, SampleError) as e:  # bad config, weights or data
         print("val.py: error: {}".format(e), file=sys.stderr)
         return 2
     if paddle.distributed.get_rank() != 0:

@@ -12,15 +12,22 @@ import paddle
 from paddleseg.utils import logger
 
 from paddleseg_panoptic.datasets.facts import DatasetFacts
+from paddleseg_panoptic.core.tta import TTA, network_outputs
 from paddleseg_panoptic.evaluation.instance import InstanceEvaluator
 from paddleseg_panoptic.evaluation.panoptic import PanopticEvaluator
 from paddleseg_panoptic.evaluation.report import summary_line, tables
 from paddleseg_panoptic.evaluation.semantic import SemanticEvaluator
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.postprocess.inference import panoptic_postprocess
+from paddleseg_panoptic.utils.arrays import to_numpy
 from paddleseg_panoptic.utils.device import set_device
-from paddleseg_panoptic.utils.distributed import get_rank, init_distributed
-from paddleseg_panoptic.utils.weights import load_weights
+from paddleseg_panoptic.utils.distributed import (describe_failures, failures_of_all_ranks,
+                                                  get_rank, init_distributed)
+from paddleseg_panoptic.utils.paths import check_output_dir
+from paddleseg_panoptic.utils.sample_guard import (CatchSampleErrors, SampleError, collate,
+                                                   sample_failure)
+from paddleseg_panoptic.utils.panoptic_ids import DEFAULT_INSTANCE_SCORE
+from paddleseg_panoptic.utils.weights import load_weights, resolve_model_path
 
 # IoU thresholds of AP (these exact float values); AP50 is the first of them.
 AP_OVERLAPS = np.arange(0.5, 1.0, 0.05)
@@ -40,23 +47,26 @@ class Evaluators:
 
     Args:
         facts (DatasetFacts): the validation dataset's classes.
+        instance_score (str): how predicted instances are scored for AP (see
+            :func:`paddleseg_panoptic.utils.panoptic_ids.instance_scores`).
     """
 
-    def __init__(self, facts):
+    def __init__(self, facts, instance_score=DEFAULT_INSTANCE_SCORE):
         self.ignore_index = facts.ignore_index
         self.semantic = SemanticEvaluator(facts.num_classes, facts.ignore_index)
         self.panoptic = PanopticEvaluator(facts.num_classes, facts.thing_list,
                                           facts.ignore_index, facts.label_divisor)
         self.instance = InstanceEvaluator(facts.num_classes, AP_OVERLAPS, facts.thing_list,
-                                          facts.label_divisor)
+                                          facts.label_divisor, instance_score)
         self.num_images = 0
 
     def update(self, prediction, raw_semantic, raw_instance, raw_panoptic):
         """Add one image.
 
         Args:
-            prediction (dict): numpy ``semantic`` [H, W], ``semantic_softmax`` [C, H, W] and
-                ``panoptic`` [H, W] (from ``panoptic_postprocess``).
+            prediction (dict): numpy ``semantic`` [H, W], ``semantic_softmax`` [C, H, W],
+                ``panoptic`` [H, W] and, for centre-based instance scores,
+                ``center_heatmap`` [H, W] (from ``panoptic_postprocess``).
             raw_semantic, raw_instance, raw_panoptic (np.ndarray): [H, W] labels.
 
         Returns:
@@ -66,7 +76,8 @@ class Evaluators:
         self.panoptic.update(prediction["panoptic"], raw_panoptic)
         scores = self.instance.update_maps(
             prediction["semantic_softmax"], prediction["panoptic"], raw_semantic, raw_instance,
-            ignore_mask=raw_semantic == self.ignore_index)
+            ignore_mask=raw_semantic == self.ignore_index,
+            center_heatmap=prediction.get("center_heatmap"))
         self.num_images += 1
         return scores
 
@@ -87,13 +98,8 @@ class Evaluators:
         return out
 
 
-def _to_numpy(x):
-    return x.numpy() if isinstance(x, paddle.Tensor) else np.asarray(x)
-
-
-def _predict_one(model, image, raw_shape, name, facts, threshold, nms_kernel, top_k):
-    outputs = model(image)
-    semantic, center, offset = outputs[0], outputs[1], outputs[2]
+def _predict_one(model, image, raw_shape, name, facts, threshold, nms_kernel, top_k, tta=None):
+    semantic, center, offset, probabilities = network_outputs(model, image, tta)
     out_h, out_w = (int(s) for s in semantic.shape[2:])
     if raw_shape[0] > out_h or raw_shape[1] > out_w:
         raise ValueError("image {}: the prediction is {}x{} (HxW) but its labels are {}x{}; the "
@@ -104,12 +110,14 @@ def _predict_one(model, image, raw_shape, name, facts, threshold, nms_kernel, to
         semantic[0], center[0], offset[0], thing_list=list(facts.thing_list),
         label_divisor=facts.label_divisor, stuff_area=facts.stuff_area,
         ignore_index=facts.ignore_index, threshold=threshold, nms_kernel=nms_kernel,
-        top_k=top_k, output_size=raw_shape)
-    return {key: _to_numpy(result[key]) for key in ("semantic", "semantic_softmax", "panoptic")}
+        top_k=top_k, output_size=raw_shape, probabilities=probabilities)
+    return {key: to_numpy(result[key])
+            for key in ("semantic", "semantic_softmax", "panoptic", "center_heatmap")}
 
 
 def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_k=TOP_K,
-             num_workers=0, print_detail=True, official_writer=None):
+             num_workers=0, print_detail=True, official_writer=None, tta=None,
+             instance_score=DEFAULT_INSTANCE_SCORE):
     """Evaluate ``model`` on a validation dataset: PQ / SQ / RQ, mIoU and AP / AP50.
 
     The model runs in eval mode without gradients (its previous mode is restored), one image at
@@ -125,24 +133,35 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
         print_detail (bool): progress bar, summary line and tables (on rank 0).
         official_writer (OfficialWriter | None): each prediction is also added to it, and
             rank 0 runs the official evaluators at the end (``results['official']``).
+        tta (TTA | None): test-time augmentation (see :mod:`paddleseg_panoptic.core.tta`);
+            None: none.
+        instance_score (str): how predicted instances are scored for AP (and the official
+            instance files): ``semantic``, ``center`` or ``semantic_x_center``.
 
     Returns:
         dict: ``sem_seg`` (percent), ``pan_seg`` (fractions), ``ins_seg`` (percent),
-        ``num_images``, ``seconds`` and, with ``official_writer``, ``official`` (rank 0).
+        ``num_images``, ``seconds``, the settings ``instance_score`` and ``tta``
+        (``{'scales', 'flip_horizontal'}``) and, with ``official_writer``, ``official``
+        (rank 0).
 
     Raises:
         ValueError: an empty dataset, or a prediction smaller than its labels (naming the
             image).
+        SampleError: a sample cannot be read (raised on every process, naming the file).
     """
     if len(dataset) == 0:
         raise ValueError("the validation dataset is empty")
     facts = DatasetFacts.from_dataset(dataset)
     world, rank = init_distributed(), get_rank()
     indices = list(range(rank, len(dataset), world))
-    subset = dataset if world == 1 else paddle.io.Subset(dataset, indices)
+    guarded = CatchSampleErrors(dataset)
+    subset = guarded if world == 1 else paddle.io.Subset(guarded, indices)
     loader = paddle.io.DataLoader(subset, batch_size=1, shuffle=False, drop_last=False,
-                                  num_workers=num_workers, return_list=True)
-    evaluators = Evaluators(facts)
+                                  num_workers=num_workers, return_list=True, collate_fn=collate)
+    # Every process takes part in each step's check, also past the end of its own share.
+    steps = -(-len(dataset) // world)
+    evaluators = Evaluators(facts, instance_score)
+    tta = tta or TTA()
     was_training = model.training
     model.eval()
     start = time.time()
@@ -153,19 +172,27 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
                         if world > 1 else "eval", unit="img")
     try:
         with paddle.no_grad():
-            for position, batch in enumerate(loader):
+            batches = iter(loader)
+            for position in range(steps):
+                batch = next(batches) if position < len(indices) else None
+                failures = failures_of_all_ranks(None if batch is None else
+                                                 sample_failure(batch))
+                if failures:
+                    raise SampleError(describe_failures(failures))
+                if batch is None:
+                    continue
                 index = indices[position]
                 name = image_name(dataset, index)
-                raw_semantic = _to_numpy(batch["raw_semantic"])[0]
-                raw_instance = _to_numpy(batch["raw_instance"])[0]
-                raw_panoptic = _to_numpy(batch["raw_panoptic"])[0]
+                raw_semantic = to_numpy(batch["raw_semantic"])[0]
+                raw_instance = to_numpy(batch["raw_instance"])[0]
+                raw_panoptic = to_numpy(batch["raw_panoptic"])[0]
                 if not raw_semantic.shape == raw_instance.shape == raw_panoptic.shape:
                     raise ValueError("image {}: raw labels differ in size: semantic {}, "
                                      "instance {}, panoptic {}".format(
                                          name, raw_semantic.shape, raw_instance.shape,
                                          raw_panoptic.shape))
                 prediction = _predict_one(model, batch["image"], raw_semantic.shape, name,
-                                          facts, threshold, nms_kernel, top_k)
+                                          facts, threshold, nms_kernel, top_k, tta)
                 scores = evaluators.update(prediction, raw_semantic, raw_instance,
                                            raw_panoptic)
                 if official_writer is not None:
@@ -187,6 +214,8 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
             evaluators.merge(other)
     results = evaluators.results()
     results["seconds"] = time.time() - start
+    results["instance_score"] = instance_score
+    results["tta"] = tta.describe()
     if official_writer is not None and rank == 0:
         all_ids = [image_name(dataset, i) for i in range(len(dataset))]
         results["official"] = official_writer.run(image_ids=all_ids)
@@ -199,7 +228,8 @@ def evaluate(model, dataset, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_
 
 def load_model(cfg, model_path):
     """Build the config's model; with ``model_path``, without its ``pretrained`` weights (no
-    download) and then filled from ``model_path``, every parameter required.
+    download) and then filled from ``model_path`` (a file, a folder or an http(s) URL,
+    downloaded once to the cache), every parameter required.
 
     Raises:
         FileNotFoundError: ``model_path`` does not exist.
@@ -211,12 +241,14 @@ def load_model(cfg, model_path):
                        "weights.")
         return cfg.build_model(load_pretrained=True)
     model = cfg.build_model(load_pretrained=False)
-    load_weights(model, model_path, strict=True)
+    load_weights(model, resolve_model_path(model_path), strict=True)
     return model
 
 
 def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=NMS_KERNEL,
-                   top_k=TOP_K, num_workers=0, device="auto", opts=None, official_dir=None):
+                   top_k=TOP_K, num_workers=0, device="auto", opts=None, official_dir=None,
+                   aug_eval=False, scales=None, flip_horizontal=None,
+                   instance_score=DEFAULT_INSTANCE_SCORE):
     """What ``tools/val.py`` does: build, load, evaluate the config's validation dataset.
 
     Args:
@@ -225,6 +257,9 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
         official_dir (str | None): also write the predictions for, and run, cityscapesScripts'
             evaluators there (``results['official']``): panoptic, instance and pixel on
             Cityscapes, panoptic on any other COCO-panoptic-format dataset.
+        aug_eval (bool), scales (list[float] | None), flip_horizontal (bool | None):
+            test-time augmentation, merged with the config's ``test_config`` by
+            :meth:`TTA.resolve`.
         Others: see :func:`evaluate`; ``opts`` are ``key=value`` config overrides.
 
     Returns:
@@ -236,7 +271,11 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
     cfg = Config(config, opts=opts)
     if cfg.val_dataset_class is None:
         raise ValueError("{} has no val_dataset".format(cfg.path))
+    if official_dir is not None:
+        check_output_dir(official_dir, "--official")
     dataset = cfg.val_dataset   # first: data errors before any weights are read
+    tta = TTA.resolve(cfg.dic.get("test_config"), aug_eval, scales, flip_horizontal,
+                      enable_key="aug_eval", source=cfg.path)
     model = load_model(cfg, model_path)
     writer = None
     if official_dir is not None:
@@ -247,4 +286,5 @@ def run_evaluation(config, model_path=None, *, threshold=THRESHOLD, nms_kernel=N
                              "{}".format(type(dataset).__name__))
         writer = make_writer(official_dir)
     return evaluate(model, dataset, threshold=threshold, nms_kernel=nms_kernel, top_k=top_k,
-                    num_workers=num_workers, print_detail=True, official_writer=writer)
+                    num_workers=num_workers, print_detail=True, official_writer=writer, tta=tta,
+                    instance_score=instance_score)

@@ -18,6 +18,8 @@ import random
 import numpy as np
 import paddle
 
+from paddleseg_panoptic.utils.sample_guard import CatchSampleErrors, collate
+
 __all__ = ["check_dataset_size", "derive_seed", "seed_everything", "seed_step", "SeededDistributedBatchSampler",
            "SeededSampleDataset", "build_train_loader"]
 
@@ -131,6 +133,9 @@ class SeededSampleDataset(paddle.io.Dataset):
 def build_train_loader(dataset, batch_size, seed, num_workers=0, num_replicas=None, rank=None):
     """DataLoader over :class:`SeededSampleDataset` with :class:`SeededDistributedBatchSampler`.
 
+    A sample that cannot be built gives a failure batch (see ``utils/sample_guard.py``) rather
+    than an exception inside the loader.
+
     Returns:
         tuple: ``(loader, batch_sampler)``; call ``batch_sampler.set_position`` before
         iterating the loader to resume inside an epoch.
@@ -138,6 +143,7 @@ def build_train_loader(dataset, batch_size, seed, num_workers=0, num_replicas=No
     sampler = SeededDistributedBatchSampler(dataset, batch_size, seed,
                                             num_replicas=num_replicas, rank=rank)
     loader = paddle.io.DataLoader(
-        SeededSampleDataset(dataset), batch_sampler=sampler, num_workers=num_workers,
-        return_list=True, use_shared_memory=num_workers > 0, persistent_workers=False)
+        SeededSampleDataset(CatchSampleErrors(dataset)), batch_sampler=sampler,
+        collate_fn=collate, num_workers=num_workers, return_list=True,
+        use_shared_memory=num_workers > 0, persistent_workers=False)
     return loader, sampler

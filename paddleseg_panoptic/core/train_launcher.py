@@ -13,14 +13,17 @@ import paddle.distributed as dist
 from paddleseg.utils import logger
 
 from paddleseg_panoptic.core.train import TrainingError, train
+from paddleseg_panoptic.core.train_amp import check_precision
 from paddleseg_panoptic.core.train_data import check_dataset_size, seed_everything
 from paddleseg_panoptic.core.train_logging import environment_info, write_run_records
+from paddleseg_panoptic.core.train_records import logged_to_save_dir
 from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.datasets.facts import check_same_classes
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils import checkpoint as ckpt
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, get_world_size, init_distributed
+from paddleseg_panoptic.utils.paths import check_output_dir
 
 __all__ = ["resolve_seed", "run_training"]
 
@@ -35,10 +38,10 @@ def resolve_seed(seed, resume_dir):
         int: in [0, 2**31).
     """
     if seed is None and resume_dir is not None:
-        state_path = os.path.join(resume_dir, ckpt.STATE_FILE)
-        if os.path.isfile(state_path):
-            with open(state_path, encoding="utf-8") as f:
-                seed = json.load(f).get("seed")
+        try:
+            seed = (ckpt.read_state(resume_dir) or {}).get("seed")
+        except ValueError as e:
+            raise TrainingError("--resume_model: {}".format(e)) from None
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 31))
     seed = int(seed)
@@ -49,11 +52,12 @@ def resolve_seed(seed, resume_dir):
     return seed
 
 
+@logged_to_save_dir
 def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opts=None,
                  save_dir="./output", save_interval=1000, keep_checkpoint_max=5,
                  resume_model=None, num_workers=0, do_eval=False, log_iters=10, use_vdl=False,
                  threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_k=TOP_K, device="auto",
-                 seed=None):
+                 seed=None, precision="fp32", amp_level="O1", use_ema=False):
     """Load ``config``, build everything and train (every launched process calls this).
 
     Args:
@@ -71,21 +75,33 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
     # 'auto' is the GPU when Paddle has CUDA and sees one; each process takes its own card.
     device = set_device(device)
     world = init_distributed()
+    try:  # before anything is built
+        check_precision(precision, amp_level, device)
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
     cfg = Config(config, iters=iters, batch_size=batch_size, learning_rate=learning_rate,
                  opts=opts)
+    try:  # before anything is built: a bad folder must not cost a model build or a download
+        check_output_dir(save_dir, "--save_dir")
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
     resume_dir = ckpt.resolve_resume_dir(resume_model, save_dir)
     if resume_model == "auto" and resume_dir is None:
         logger.info("--resume_model auto: no complete checkpoint in {}, starting from "
                     "scratch".format(save_dir))
     seed = resolve_seed(seed, resume_dir)
     seed_everything(seed)
-    train_dataset = cfg.train_dataset
+    try:
+        train_dataset = cfg.train_dataset
+        val_dataset = cfg.val_dataset if do_eval else None
+    except (ValueError, OSError) as e:  # a dataset's own errors name the file
+        raise TrainingError(str(e)) from None
     if train_dataset is None:
         raise TrainingError("{} has no train_dataset".format(cfg.path))
     try:  # before building the model: fail fast, before any pretrained download
         check_dataset_size(len(train_dataset), cfg.batch_size, world)
-        if do_eval and cfg.val_dataset is not None:
-            check_same_classes(train_dataset, cfg.val_dataset)
+        if val_dataset is not None:
+            check_same_classes(train_dataset, val_dataset)
     except ValueError as e:
         raise TrainingError(str(e)) from None
     model = cfg.model
@@ -93,14 +109,17 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
     if get_rank() == 0:
         write_run_records(save_dir, str(cfg), environment_info(device, world, seed))
         logger.info("Training {} for {} iterations, batch size {} x {} process(es), seed {}, "
-                    "device {}; output in {}".format(cfg.path, cfg.iters, cfg.batch_size, world,
-                                                     seed, device, save_dir))
+                    "device {}, precision {}{}{}; output in {}".format(
+                        cfg.path, cfg.iters, cfg.batch_size, world, seed, device, precision,
+                        "" if precision == "fp32" else " " + amp_level,
+                        ", EMA of the weights" if use_ema else "", save_dir))
     summary = train(
         model, train_dataset, optimizer, cfg.loss, iters=cfg.iters,
-        batch_size=cfg.batch_size, seed=seed, val_dataset=cfg.val_dataset if do_eval else None,
+        batch_size=cfg.batch_size, seed=seed, val_dataset=val_dataset,
         save_dir=save_dir, save_interval=save_interval, keep_checkpoint_max=keep_checkpoint_max,
         resume_model=resume_dir, num_workers=num_workers, do_eval=do_eval, log_iters=log_iters,
-        use_vdl=use_vdl, threshold=threshold, nms_kernel=nms_kernel, top_k=top_k)
+        use_vdl=use_vdl, threshold=threshold, nms_kernel=nms_kernel, top_k=top_k,
+        precision=precision, amp_level=amp_level, use_ema=use_ema)
     if get_rank() == 0:
         with open(os.path.join(save_dir, SUMMARY_FILE), "w", encoding="utf-8") as f:
             json.dump(dict(summary, seed=seed, world_size=world), f, indent=2, sort_keys=True)

@@ -1,4 +1,5 @@
-"""Training progress: windowed averages, the log line, VisualDL scalars, run records.
+"""Training progress: windowed averages, the log line, VisualDL scalars and images,
+``metrics.jsonl`` records, run records.
 
 The log line every ``log_iters`` iterations (rank 0)::
 
@@ -23,9 +24,13 @@ from paddleseg.utils import logger
 
 from paddleseg_panoptic.utils.device import accelerator_info
 
-__all__ = ["TrainLogger", "format_eta", "environment_info", "write_run_records"]
+__all__ = ["TrainLogger", "format_eta", "environment_info", "write_run_records",
+           "EVAL_SCALARS"]
 
 LOSS_PARTS = ("semantic", "center", "offset")
+# Evaluation numbers written as ``Evaluate/<name>`` scalars (the reference's PQ, mIoU, mAP and
+# mAP50 first, so dashboards made for it keep working).
+EVAL_SCALARS = ("PQ", "mIoU", "mAP", "mAP50", "SQ", "RQ")
 
 
 def format_eta(seconds):
@@ -43,13 +48,16 @@ class TrainLogger:
         vdl_dir (str|None): VisualDL log directory; None disables VisualDL. Only pass it on
             rank 0.
         enabled (bool): False on ranks other than 0 (they log nothing).
+        metrics (MetricsLog|None): where the log-step and evaluation records go (rank 0).
     """
 
-    def __init__(self, iters, log_iters, global_batch_size, vdl_dir=None, enabled=True):
+    def __init__(self, iters, log_iters, global_batch_size, vdl_dir=None, enabled=True,
+                 metrics=None):
         self.iters = int(iters)
         self.log_iters = max(1, int(log_iters))
         self.global_batch_size = int(global_batch_size)
         self.enabled = enabled
+        self.metrics = metrics if enabled else None
         self.writer = None
         if vdl_dir is not None and enabled:
             from visualdl import LogWriter
@@ -103,6 +111,12 @@ class TrainLogger:
             self.writer.add_scalar("Train/reader_cost", reader_cost, iteration)
         self._reset_window()
         avg.update(batch_cost=batch_cost, reader_cost=reader_cost, ips=ips)
+        if self.metrics is not None:
+            record = {"loss" if k == "total" else "loss_" + k: v for k, v in avg.items()
+                      if k == "total" or k in LOSS_PARTS}
+            record.update(epoch=epoch, lr=lr, batch_cost=batch_cost, reader_cost=reader_cost,
+                          ips=ips)
+            self.metrics.append("train", iteration, record)
         return avg
 
     def log_evaluation(self, iteration, metrics, best):
@@ -110,7 +124,9 @@ class TrainLogger:
 
         Args:
             iteration (int)
-            metrics (dict): ``{'PQ': fraction, 'mIoU': percent, 'mAP': percent, ...}``.
+            metrics (dict): ``{'PQ': fraction, 'mIoU': percent, 'mAP': percent, ...}`` (see
+                :func:`~paddleseg_panoptic.core.train.summarize_metrics`), optionally with the
+                evaluation's ``seconds``.
             best (dict): ``{'PQ': ..., 'iteration': ...}`` of the best evaluation so far.
         """
         if not self.enabled:
@@ -120,9 +136,17 @@ class TrainLogger:
         logger.info("[EVAL] The model with the best validation PQ ({:.4f}) was saved at iter "
                     "{}.".format(best["PQ"], best["iteration"]))
         if self.writer is not None:
-            for key in ("PQ", "SQ", "RQ", "mIoU", "mAP", "AP50"):
+            for key in EVAL_SCALARS:
                 if key in metrics:
                     self.writer.add_scalar("Evaluate/" + key, float(metrics[key]), iteration)
+        if self.metrics is not None:
+            self.metrics.append("eval", iteration, metrics)
+
+    def log_images(self, iteration, images):
+        """VisualDL images: ``{tag: [H, W, 3] uint8 RGB}`` at step ``iteration``."""
+        if self.writer is not None:
+            for tag, image in images.items():
+                self.writer.add_image(tag, image, iteration)
 
     def close(self):
         if self.writer is not None:

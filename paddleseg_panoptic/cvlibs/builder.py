@@ -7,8 +7,10 @@ registered in one of the managers; nested mappings and lists are built first, so
 it inside their constructor) and loaded afterwards with
 :func:`paddleseg_panoptic.utils.weights.load_pretrained`, whose errors say how to fix them.
 """
+import contextlib
 import difflib
 import inspect
+import numbers
 import re
 import sys
 
@@ -17,6 +19,22 @@ from paddleseg_panoptic.cvlibs import manager
 
 class ConfigError(ValueError):
     """A config file is malformed or names something that does not exist."""
+
+
+# What paddleseg's ResNet backbones support (any other value silently gives 32).
+BACKBONE_OUTPUT_STRIDES = (8, 16, 32)
+
+
+@contextlib.contextmanager
+def _quiet_paddleseg_info():
+    from paddleseg.utils import logger
+
+    level = logger.log_level
+    logger.log_level = min(level, 1)  # warnings and errors still show
+    try:
+        yield
+    finally:
+        logger.log_level = level
 
 
 # Which managers a key path prefers, so a name registered in two managers resolves by context.
@@ -95,6 +113,27 @@ def _check_arguments(component, kwargs, type_name, key, source):
     except TypeError as e:
         raise ConfigError("{}: bad argument for component {} at `{}`: {}. Accepted: {}".format(
             source, type_name, key, e, describe_signature(component))) from None
+    for name, value in kwargs.items():
+        param = signature.parameters.get(name)
+        if param is None or param.default is inspect.Parameter.empty:
+            continue
+        # A word where the default is a number, a list or a flag is the usual slip of an
+        # override (``--opts crop_size=abc``); other types are left to the component.
+        expected = _EXPECTED.get(type(param.default))
+        if expected is not None and isinstance(value, str):
+            raise ConfigError("{}: `{}.{}` of {} must be {} (default {!r}), got {!r}".format(
+                source, key, name, type_name, expected, param.default, value))
+
+
+_EXPECTED = {bool: "true or false", int: "a number", float: "a number", list: "a list",
+             tuple: "a list"}
+
+
+def _check_backbone(kwargs, key, source):
+    stride = kwargs.get("output_stride")
+    if stride is not None and stride not in BACKBONE_OUTPUT_STRIDES:
+        raise ConfigError("{}: `{}.output_stride` must be one of {}, got {!r}".format(
+            source, key, ", ".join(map(str, BACKBONE_OUTPUT_STRIDES)), stride))
 
 
 def _call(component, kwargs, type_name, key, source):
@@ -109,7 +148,20 @@ def _call(component, kwargs, type_name, key, source):
             raise ConfigError("{}: bad argument for component {} at `{}`: {}. Accepted: "
                               "{}".format(source, type_name, key, text,
                                           describe_signature(component, text))) from None
-        raise
+        raise ConfigError("{}: cannot build {} at `{}` from these values: {} ({}: {})".format(
+            source, type_name, key, kwargs_text(kwargs), type(e).__name__, text)) from None
+    except (ValueError, AssertionError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError("{}: cannot build {} at `{}` from these values: {} ({}: {})".format(
+            source, type_name, key, kwargs_text(kwargs), type(e).__name__, e)) from None
+
+
+def kwargs_text(kwargs):
+    """Short ``name=value`` list of the plain values (built objects left out)."""
+    plain = ["{}={!r}".format(k, v) for k, v in kwargs.items()
+             if v is None or isinstance(v, (numbers.Number, str, list, tuple, dict))]
+    return ", ".join(plain)[:300]
 
 
 def build_object(spec, key, source, strip_pretrained=False):
@@ -140,9 +192,16 @@ def build_object(spec, key, source, strip_pretrained=False):
             continue
         kwargs[k] = build_object(v, "{}.{}".format(key, k), source, strip_pretrained)
     pretrained = None
-    if mgr is manager.BACKBONES and "pretrained" in kwargs:
-        pretrained = kwargs.pop("pretrained")
-    obj = _call(component, kwargs, type_name, key, source)
+    if mgr is manager.BACKBONES:
+        _check_backbone(kwargs, key, source)
+        pretrained = kwargs.pop("pretrained", None)
+    if mgr is manager.BACKBONES and pretrained is not None or strip_pretrained:
+        # paddleseg's backbones log "No pretrained model to load, ... trained from scratch"
+        # when built without weights; here the weights come afterwards (or from --model_path).
+        with _quiet_paddleseg_info():
+            obj = _call(component, kwargs, type_name, key, source)
+    else:
+        obj = _call(component, kwargs, type_name, key, source)
     if pretrained is not None:
         from paddleseg_panoptic.utils.weights import load_pretrained
         load_pretrained(obj, pretrained, key="{}.pretrained".format(key))

@@ -1,4 +1,4 @@
-"""Reading the reference's PaddleSeg-2.x YAML configs (SPEC section 1).
+"""Reading the reference's PaddleSeg-2.x YAML configs (docs/configs.md).
 
 Loading a file only reads YAML: ``_base_`` files are merged, overrides applied, and nothing is
 built until a property asks for it, so a config whose dataset is not on disk or whose

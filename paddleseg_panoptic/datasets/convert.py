@@ -30,7 +30,8 @@ import yaml
 from scipy import ndimage
 
 from paddleseg_panoptic.datasets.panoptic import IMAGE_SUFFIXES, category_facts
-from paddleseg_panoptic.utils.visualize import encode_panoptic_ids, write_png
+from paddleseg_panoptic.utils.panoptic_ids import id2rgb
+from paddleseg_panoptic.utils.visualize import write_png
 
 VOID_VALUES = (0, 255)
 INSTANCE_IDS_SUFFIX = "instanceIds.png"
@@ -220,7 +221,7 @@ def convert(out_json, out_dir, categories, semantic_dir=None, instance_dir=None,
         report["crowd_segments"] += sum(s["iscrowd"] for s in segments)
         png = os.path.join(out_dir, name + ".png")
         os.makedirs(os.path.dirname(png), exist_ok=True)
-        write_png(png, encode_panoptic_ids(ids))
+        write_png(png, id2rgb(ids))
         images.append({"id": image_id, "height": height, "width": width,
                        "file_name": os.path.relpath(image_path, image_dir) if image_path
                        else name + ".png"})

@@ -25,12 +25,12 @@ from paddleseg.transforms import Compose
 
 from paddleseg_panoptic.cvlibs.manager import DATASETS, register
 from paddleseg_panoptic.transforms.raw_labels import segment_labels
-from paddleseg_panoptic.transforms.segment_index import rgb2id, segment_index_map
+from paddleseg_panoptic.transforms.segment_index import segment_index_map
 from paddleseg_panoptic.transforms.target_generator import PanopticTargetGenerator
+from paddleseg_panoptic.utils.panoptic_ids import encode, rgb2id
 
 TRAIN_KEYS = ("image", "semantic", "semantic_weights", "center", "center_weights", "offset",
               "offset_weights", "foreground")
-VAL_KEYS = ("image", "raw_semantic", "raw_instance", "raw_panoptic", "index")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 # Defaults of a dataset that does not say otherwise.
@@ -349,7 +349,8 @@ class PanopticDataset(paddle.io.Dataset):
         """
         numbers = self.instance_numbers(segments)
         classes = [int(s["category_id"]) for s in segments]
-        panoptic = [c * self.label_divisor + k if k else c for c, k in zip(classes, numbers)]
+        panoptic = [int(encode(c, k, self.label_divisor)) if k else c
+                    for c, k in zip(classes, numbers)]
         order = {v: n + 1 for n, v in enumerate(sorted(v for v, k in zip(panoptic, numbers)
                                                        if k))}
         instance = [order.get(v, 0) if k else 0 for v, k in zip(panoptic, numbers)]

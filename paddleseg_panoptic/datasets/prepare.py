@@ -44,11 +44,6 @@ def instance_files(root, split):
     return sorted(glob.glob(os.path.join(root, "gtFine", split, "*", "*_instanceIds.png")))
 
 
-def splits_present(root, splits=SPLITS):
-    """The splits among ``splits`` that have instance annotations under ``gtFine``."""
-    return [s for s in splits if instance_files(root, s)]
-
-
 def check_layout(root, splits=("train", "val")):
     """Checks that ``root`` holds Cityscapes in its standard layout for ``splits``.
 

@@ -1,4 +1,4 @@
-"""Cityscapes-style instance AP as the reference defines it (SPEC section 7).
+"""Cityscapes-style instance AP as the reference defines it (docs/evaluation.md).
 
 Units: AP values in the result dictionary are percentages (0-100).
 
@@ -6,10 +6,21 @@ The evaluator keeps, per image, one (ground-truth instance x predicted instance)
 table and evaluates every IoU threshold from it at once. Built with
 ``overlaps=numpy.arange(0.5, 1.0, 0.05)`` it reports both AP (mean over the thresholds) and
 AP50 (the 0.5 threshold, the first of that range) from the same tables.
+
+The reference's calling convention (``convert_pred_map``, ``convert_gt_map`` and ``update`` on
+lists of masks) ends in the same tables: the converters remember which index map each of their
+(read-only) masks was cut from, and ``update`` reads the index map back instead of stacking the
+masks.
 """
+import weakref
+
 import numpy as np
 
-from .tables import as_label_map, check_same_shape, compact_ids, intersection_table
+from paddleseg_panoptic.utils.panoptic_ids import (  # noqa: F401 (re-exported)
+    DEFAULT_INSTANCE_SCORE, INSTANCE_SCORES, check_instance_score, compact_ids, instance_scores,
+    panoptic_instance_scores)
+
+from .tables import as_label_map, check_same_shape, intersection_table
 
 
 def average_precision(is_true, scores, misses):
@@ -58,9 +69,13 @@ class InstanceEvaluator:
         overlaps (float | Sequence[float]): IoU thresholds. Default 0.5.
         thing_list (Sequence[int] | None): classes to evaluate; None means all classes.
         label_divisor (int): panoptic ids of instances are ``class * label_divisor + k``.
+        instance_score (str): how a predicted instance is scored, one of
+            :data:`INSTANCE_SCORES` (see :func:`instance_scores`).
     """
 
-    def __init__(self, num_classes, overlaps=0.5, thing_list=None, label_divisor=1000):
+    def __init__(self, num_classes, overlaps=0.5, thing_list=None, label_divisor=1000,
+                 instance_score=DEFAULT_INSTANCE_SCORE):
+        self.instance_score = check_instance_score(instance_score)
         self.num_classes = int(num_classes)
         self.overlaps = np.atleast_1d(np.asarray(overlaps, dtype=np.float64))
         if self.overlaps.ndim != 1 or self.overlaps.size == 0:
@@ -92,13 +107,14 @@ class InstanceEvaluator:
 
         Returns:
             list: ``[(label, mask [H, W] bool), ...]`` in ascending instance id; label is the
-            semantic id of the instance's first pixel in row-major order.
+            semantic id of the instance's first pixel in row-major order. The masks are
+            read-only.
         """
         seg_map = as_label_map(seg_map, "seg_map")
         ins_map = as_label_map(ins_map, "ins_map")
         check_same_shape(seg_map, ins_map, "seg_map", "ins_map")
-        labels, masks = _gt_instances(seg_map, ins_map)
-        return [(int(label), masks == k) for k, label in enumerate(labels)]
+        labels, index = _gt_instances(seg_map, ins_map)
+        return list(zip(labels.tolist(), _masks_of(index, labels.size)))
 
     def convert_pred_map(self, seg_softmax, pan_pred):
         """Predicted instances of one image.
@@ -110,11 +126,10 @@ class InstanceEvaluator:
 
         Returns:
             list: ``[(label, score, mask [H, W] bool), ...]`` in ascending panoptic id; score is
-            the mean probability of ``label`` over the mask.
+            the mean probability of ``label`` over the mask. The masks are read-only.
         """
         labels, scores, index, _ = self._pred_instances(seg_softmax, pan_pred)
-        return [(int(label), float(score), index == k)
-                for k, (label, score) in enumerate(zip(labels, scores))]
+        return list(zip(labels.tolist(), scores.tolist(), _masks_of(index, labels.size)))
 
     def update(self, preds, gts, ignore_mask=None):
         """Add one image given as instance lists (the reference's calling convention).
@@ -124,21 +139,21 @@ class InstanceEvaluator:
             gts (list): ``[(label, mask [H, W]), ...]``.
             ignore_mask (np.ndarray | None): [H, W] bool, True on void pixels.
         """
-        pred_masks = [np.asarray(m).astype(bool) for _, _, m in preds]
-        gt_masks = [np.asarray(m).astype(bool) for _, m in gts]
+        pred_masks = [np.asarray(m, dtype=bool) for _, _, m in preds]
+        gt_masks = [np.asarray(m, dtype=bool) for _, m in gts]
         pred_labels = np.array([int(p[0]) for p in preds], dtype=np.int64)
         pred_scores = np.array([float(p[1]) for p in preds], dtype=np.float64)
         gt_labels = np.array([int(g[0]) for g in gts], dtype=np.int64)
         shapes = {m.shape for m in pred_masks + gt_masks}
         if ignore_mask is not None:
-            ignore_mask = np.asarray(ignore_mask).astype(bool)
+            ignore_mask = np.asarray(ignore_mask, dtype=bool)
             shapes.add(ignore_mask.shape)
         if len(shapes) > 1:
             raise ValueError("masks and ignore_mask must share one shape, got {}".format(
                 sorted(shapes)))
         shape = shapes.pop() if shapes else (0,)
-        pred_index = _stack_disjoint(pred_masks, shape)
-        gt_index = _stack_disjoint(gt_masks, shape)
+        pred_index = _index_of(pred_masks, shape)
+        gt_index = _index_of(gt_masks, shape)
         if pred_index is not None and gt_index is not None:
             # Disjoint masks (always the case for maps from convert_*): one-bincount tables.
             self._add_image(gt_labels, gt_index, pred_labels, pred_scores, pred_index,
@@ -156,7 +171,8 @@ class InstanceEvaluator:
                          table)
 
     # ------------------------------------------------------------------------- fast entry
-    def update_maps(self, seg_softmax, pan_pred, seg_map, ins_map, ignore_mask=None):
+    def update_maps(self, seg_softmax, pan_pred, seg_map, ins_map, ignore_mask=None,
+                    center_heatmap=None):
         """Add one image given as maps; same result as ``update(convert_pred_map(...),
         convert_gt_map(...), ignore_mask)`` without building one mask per instance.
 
@@ -166,6 +182,8 @@ class InstanceEvaluator:
             seg_map (np.ndarray): [H, W] ground-truth semantic ids.
             ins_map (np.ndarray): [H, W] ground-truth instance ids (0 = none).
             ignore_mask (np.ndarray | None): [H, W] bool, True on void pixels.
+            center_heatmap (np.ndarray | None): [H, W] centre heatmap, needed by the
+                ``center`` and ``semantic_x_center`` scores.
 
         Returns:
             dict[int, float]: score of every predicted instance, by panoptic id.
@@ -173,8 +191,8 @@ class InstanceEvaluator:
         seg_map = as_label_map(seg_map, "seg_map")
         ins_map = as_label_map(ins_map, "ins_map")
         check_same_shape(seg_map, ins_map, "seg_map", "ins_map")
-        pred_labels, pred_scores, pred_index, pred_ids = self._pred_instances(seg_softmax,
-                                                                             pan_pred)
+        pred_labels, pred_scores, pred_index, pred_ids = self._pred_instances(
+            seg_softmax, pan_pred, center_heatmap)
         check_same_shape(pred_index, ins_map, "pan_pred", "ins_map")
         gt_labels, gt_index = _gt_instances(seg_map, ins_map)
         if ignore_mask is not None:
@@ -183,32 +201,14 @@ class InstanceEvaluator:
         self._add_image(gt_labels, gt_index, pred_labels, pred_scores, pred_index, ignore_mask)
         return {int(i): float(s) for i, s in zip(pred_ids, pred_scores)}
 
-    def _pred_instances(self, seg_softmax, pan_pred):
+    def _pred_instances(self, seg_softmax, pan_pred, center_heatmap=None):
         """Labels [P], scores [P], an index map (-1 = none) and panoptic ids [P] of the
         predicted instances."""
         pan_pred = as_label_map(pan_pred, "pan_pred")
-        if hasattr(seg_softmax, "numpy") and not isinstance(seg_softmax, np.ndarray):
-            seg_softmax = seg_softmax.numpy()
-        seg_softmax = np.asarray(seg_softmax)
-        if seg_softmax.ndim != 3 or seg_softmax.shape[1:] != pan_pred.shape:
-            raise ValueError("seg_softmax must be [C, H, W] with (H, W) = pan_pred's shape {}, "
-                             "got {}".format(tuple(pan_pred.shape), tuple(seg_softmax.shape)))
-        ids, index, counts = compact_ids(pan_pred)
-        keep = (ids >= self.label_divisor) & (ids % self.label_divisor != 0)
-        labels = ids[keep] // self.label_divisor
-        if labels.size and labels.max() >= seg_softmax.shape[0]:
-            raise ValueError("pan_pred holds instance id {} of class {} but seg_softmax has "
-                             "{} classes".format(int(ids[keep][labels.argmax()]),
-                                                 int(labels.max()), seg_softmax.shape[0]))
-        remap = np.full(ids.size, -1, dtype=np.int32)
-        remap[keep] = np.arange(labels.size, dtype=np.int32)
-        inst_index = np.take(remap, index)
-        # Sum each instance's own-class probability in one pass over its pixels.
-        pixels = np.flatnonzero(inst_index.ravel() >= 0)
-        owner = inst_index.ravel()[pixels]
-        probs = seg_softmax.reshape(seg_softmax.shape[0], -1)[labels[owner], pixels]
-        sums = np.bincount(owner, weights=probs.astype(np.float64), minlength=labels.size)
-        return labels, sums / counts[keep], inst_index, ids[keep]
+        ids, labels, scores, index = instance_scores(
+            pan_pred, self.label_divisor, seg_softmax, center_heatmap, self.instance_score,
+            ("pan_pred", "seg_softmax", "center_heatmap"))
+        return labels, scores, index, ids
 
     def _add_image(self, gt_labels, gt_index, pred_labels, pred_scores, pred_index,
                    ignore_mask):
@@ -293,6 +293,7 @@ class InstanceEvaluator:
         if not isinstance(other, InstanceEvaluator) or other.num_classes != self.num_classes \
                 or other.thing_list != self.thing_list \
                 or other.label_divisor != self.label_divisor \
+                or other.instance_score != self.instance_score \
                 or not np.array_equal(other.overlaps, self.overlaps):
             raise ValueError("can only merge an InstanceEvaluator with the same settings")
         self.gt_count += other.gt_count
@@ -367,11 +368,58 @@ def _gt_instances(seg_map, ins_map):
     return labels.astype(np.int64), gt_index
 
 
-def _stack_disjoint(masks, shape):
-    """Index map (-1 = none) of pairwise disjoint masks, or None when two masks overlap."""
+# Index maps of the masks made by the converters, by id of each mask's read-only buffer:
+# (weak reference to the buffer, index map, position, masks cut from the map). An entry goes
+# with its buffer; it only saves work, and a mask it knows is unchanged (read-only).
+_MASK_SOURCES = {}
+
+
+def _masks_of(index, count):
+    """Read-only [H, W] bool masks ``index == k`` for k < count, recorded for :func:`_index_of`.
+
+    Each mask is written from its own pixels only (fresh zero pages are free until touched),
+    so the cost follows the instances' area rather than count x image size.
+    """
+    flat = index.ravel()
+    pixels = np.flatnonzero(flat >= 0)
+    owner = flat[pixels].astype(np.int16 if count < 2 ** 15 else np.int64)
+    order = np.argsort(owner, kind="stable")  # a radix sort on int16
+    bounds = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=count), out=bounds[1:])
+    pixels = pixels[order]
+    masks = []
+    for k in range(count):
+        buffer = np.zeros(flat.size, dtype=bool)
+        buffer[pixels[bounds[k]:bounds[k + 1]]] = True
+        buffer.flags.writeable = False  # views of it cannot be made writeable either
+        key = id(buffer)
+        _MASK_SOURCES[key] = (weakref.ref(buffer), index, k, count)
+        weakref.finalize(buffer, _MASK_SOURCES.pop, key, None)
+        masks.append(buffer.reshape(index.shape))
+    return masks
+
+
+def _index_of(masks, shape):
+    """Index map (-1 = none, read-only) of pairwise disjoint masks, or None when two overlap.
+
+    Masks that are all distinct, unchanged masks of one converter call are read back from the
+    converter's index map; any other list is stacked mask by mask.
+    """
+    sources = [_MASK_SOURCES.get(id(m.base)) for m in masks]
+    if masks and all(s is not None and s[0]() is m.base and s[1] is sources[0][1]
+                     and m.shape == shape for s, m in zip(sources, masks)) \
+            and len({s[2] for s in sources}) == len(masks):
+        source = sources[0][1]
+        if [s[2] for s in sources] == list(range(sources[0][3])):  # the converter's whole list
+            return source
+        remap = np.full(sources[0][3] + 1, -1, dtype=np.int32)  # index -1 -> slot 0
+        remap[[s[2] + 1 for s in sources]] = np.arange(len(masks), dtype=np.int32)
+        return np.take(remap, source + 1)
     stacked = np.zeros(shape, dtype=np.int32)
     for k, mask in enumerate(masks):
-        if np.any(stacked[mask]):
-            return None
-        stacked[mask] = k + 1
-    return stacked - 1
+        np.copyto(stacked, k + 1, where=mask)
+    # Disjoint exactly when the union is as large as the masks together.
+    if np.count_nonzero(stacked) != sum(np.count_nonzero(m) for m in masks):
+        return None
+    stacked -= 1
+    return stacked

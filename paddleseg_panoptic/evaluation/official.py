@@ -21,11 +21,16 @@ Layout under ``out_dir`` (``{split}`` is e.g. ``val``)::
     instance/{id}_pred.txt, instance/masks/{id}_{segment id}.png
     semantic/{id}_pred_labelIds.png
     _segments/{id}.json      per-image segments (so several processes can add images)
-    _gt/                     label-id panoptic ground truth, made when the dataset lacks it
+    _gt/                     label-id panoptic ground truth, made when the dataset lacks it;
+                             _gt/source.json records what it was made from (rebuilt when the
+                             dataset's instanceIds PNGs change)
     _eval/{panoptic,instance,semantic}/   working folders: log.txt and result.json
 """
+import glob
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +42,7 @@ from cityscapesscripts.helpers.labels import id2label
 
 from paddleseg_panoptic.datasets.meta import (IGNORE_INDEX, NUM_CLASSES, THING_LIST,
                                               TRAIN_ID_TO_LABEL_ID)
+from paddleseg_panoptic.utils.panoptic_ids import decode, has_instance, id2rgb
 
 TASKS = ('panoptic', 'instance', 'semantic')
 _EVAL_PKG = 'cityscapesscripts.evaluation.'
@@ -85,41 +91,19 @@ def _label_id_lut():
     return lut
 
 
+def _read_json_or_none(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def _imwrite(path, image):
     # OpenCV's default PNG settings are the fastest here and give the smallest files for
     # these mostly constant maps (explicit zlib levels are slower and larger).
     if not cv2.imwrite(path, image):
         raise OSError('could not write {}'.format(path))
-
-
-def segment_scores_from_softmax(panoptic, semantic_softmax, label_divisor=1000):
-    """Score of each instance segment: mean softmax probability of its class over its mask.
-
-    Args:
-        panoptic (np.ndarray): [H, W] int panoptic map, class * label_divisor + k for instances.
-        semantic_softmax (np.ndarray): [C, H, W] class probabilities.
-        label_divisor (int): as in ``panoptic``.
-
-    Returns:
-        dict[int, float]: instance panoptic id -> score.
-    """
-    panoptic = np.asarray(panoptic)
-    softmax = np.asarray(semantic_softmax)
-    if softmax.ndim != 3 or softmax.shape[1:] != panoptic.shape:
-        raise ValueError('semantic_softmax must be [C, H, W] with (H, W) = panoptic shape {}, got '
-                         '{}'.format(panoptic.shape, softmax.shape))
-    flat = panoptic.ravel().astype(np.int64)
-    if flat.size and flat.min() < 0:
-        raise ValueError('panoptic has negative values')
-    counts = np.bincount(flat)
-    ids = np.nonzero(counts)[0]
-    ids = ids[(ids >= label_divisor) & (ids % label_divisor != 0)]
-    scores = {}
-    for cls in np.unique(ids // label_divisor):
-        sums = np.bincount(flat, weights=softmax[cls].ravel(), minlength=len(counts))
-        for i in ids[ids // label_divisor == cls].tolist():
-            scores[i] = float(sums[i] / counts[i])
-    return scores
 
 
 class OfficialWriter:
@@ -207,8 +191,8 @@ class OfficialWriter:
         for value in np.nonzero(areas)[0].tolist():
             if value == IGNORE_INDEX:
                 continue
-            cls = value // self.label_divisor if value >= self.label_divisor else value
-            k = value % self.label_divisor if value >= self.label_divisor else None
+            cls, k = (int(v) for v in decode(value, self.label_divisor))
+            k = k if has_instance(value, self.label_divisor) else None
             if not 0 <= cls < NUM_CLASSES or (k is not None and k >= 1000):
                 raise ValueError('{}: panoptic value {} is not class * {} + k with a train id '
                                  'class and k < 1000'.format(image_id, value, self.label_divisor))
@@ -219,9 +203,9 @@ class OfficialWriter:
                              'area': int(areas[value]), 'iscrowd': 0, 'value': value,
                              'train_id': cls, 'instance': k is not None and k > 0})
         ids = official_ids[flat].reshape(panoptic.shape)
-        # cv2 writes BGR: blue = id // 256^2, green = id // 256 % 256, red = id % 256.
-        bgr = np.stack([ids // 65536, ids // 256 % 256, ids % 256], axis=-1).astype(np.uint8)
-        _imwrite(os.path.join(self.panoptic_dir, image_id + '_panoptic.png'), bgr)
+        # cv2 writes BGR.
+        _imwrite(os.path.join(self.panoptic_dir, image_id + '_panoptic.png'),
+                 np.ascontiguousarray(id2rgb(ids)[..., ::-1]))
         return segments
 
     def _write_instances(self, image_id, panoptic, segments, segment_scores):
@@ -309,21 +293,47 @@ class OfficialWriter:
             have = {a['image_id'] for a in gt['annotations']}
             return gt if label_ids and have.issuperset(image_ids) else None
 
+        gt = load_if_covering(os.path.join(self.dataset_root, 'gtFine'))
+        if gt is not None:
+            return gt, os.path.join(self.dataset_root, 'gtFine', base)
         cache = os.path.join(self.out_dir, '_gt')
-        for folder in (os.path.join(self.dataset_root, 'gtFine'), cache):
-            gt = load_if_covering(folder)
+        stamp_path = os.path.join(cache, 'source.json')
+        stamp = self._ground_truth_stamp()
+        if _read_json_or_none(stamp_path) == stamp:
+            gt = load_if_covering(cache)
             if gt is not None:
-                return gt, os.path.join(folder, base)
-        os.makedirs(cache, exist_ok=True)  # (re)make our copy from the instanceIds PNGs
+                return gt, os.path.join(cache, base)
+        elif os.path.isdir(cache):
+            print('official evaluation: {} was made from other ground truth files (or by an '
+                  'older version); making it again'.format(cache), flush=True)
+        # (Re)make our copy from the instanceIds PNGs; the stamp is written last, so an
+        # interrupted conversion is never taken for a finished one.
+        shutil.rmtree(cache, ignore_errors=True)
+        os.makedirs(cache)
         self._run_driver('make_gt', os.path.join(self.out_dir, '_eval', 'make_gt'),
                          {'gt_fine': os.path.join(self.dataset_root, 'gtFine'), 'out': cache,
                           'split': self.split}, None)
+        with open(stamp_path, 'w') as f:
+            json.dump(stamp, f, indent=1)
         gt = load_if_covering(cache)
         if gt is None:
             raise FileNotFoundError('panoptic ground truth made from {} lacks some of the '
                                     'images'.format(os.path.join(self.dataset_root, 'gtFine',
                                                                  self.split)))
         return gt, os.path.join(cache, base)
+
+    def _ground_truth_stamp(self):
+        """What the ``_gt`` copy is made from: the split and a SHA-256 over the name, size and
+        modification time of every ``gtFine/{split}/*/*_instanceIds.png``."""
+        split_dir = os.path.join(self.dataset_root, 'gtFine', self.split)
+        digest = hashlib.sha256()
+        files = sorted(glob.glob(os.path.join(split_dir, '*', '*_instanceIds.png')))
+        for path in files:
+            info = os.stat(path)
+            digest.update('{}\0{}\0{}\n'.format(os.path.relpath(path, split_dir), info.st_size,
+                                                 info.st_mtime_ns).encode())
+        return {'source': split_dir, 'split': self.split, 'files': len(files),
+                'sha256': digest.hexdigest()}
 
     def _run_driver(self, task, work, cfg, result, wait=True):
         """Starts one official script in a fresh interpreter with cwd ``work``."""

@@ -19,7 +19,8 @@ import os
 import numpy as np
 
 from paddleseg_panoptic.evaluation.official import OfficialWriter
-from paddleseg_panoptic.utils.visualize import encode_panoptic_ids, unique_ids, write_png
+from paddleseg_panoptic.utils.panoptic_ids import compact_ids, decode, id2rgb
+from paddleseg_panoptic.utils.visualize import write_png
 
 
 class PanopticOfficialWriter(OfficialWriter):
@@ -69,14 +70,14 @@ class PanopticOfficialWriter(OfficialWriter):
         if panoptic.ndim != 2 or not np.issubdtype(panoptic.dtype, np.integer):
             raise ValueError("{}: panoptic must be an integer (H, W) map, got {} {}".format(
                 image_id, panoptic.dtype, panoptic.shape))
-        values, areas, inverse = unique_ids(panoptic)
+        values, inverse, areas = compact_ids(panoptic)
         num_classes = len(self.category_ids)
         segment_ids = np.zeros(len(values), np.int64)
         segments = []
         for position, (value, area) in enumerate(zip(values.tolist(), areas.tolist())):
             if value == self.ignore_index:
                 continue                      # void: segment id 0
-            cls = value // self.label_divisor if value >= self.label_divisor else value
+            cls = int(decode(value, self.label_divisor)[0])
             if not 0 <= cls < num_classes:
                 raise ValueError("{}: panoptic value {} is not a train id below {} (times "
                                  "{} plus k)".format(image_id, value, num_classes,
@@ -86,7 +87,7 @@ class PanopticOfficialWriter(OfficialWriter):
                              "area": int(area), "iscrowd": 0})
         name = self._file_stem(image_id)
         write_png(os.path.join(self.panoptic_dir, name + ".png"),
-                  encode_panoptic_ids(segment_ids[inverse]))
+                  id2rgb(segment_ids[inverse]))
         record = {"image_id": str(image_id), "file_name": name + ".png",
                   "height": int(panoptic.shape[0]), "width": int(panoptic.shape[1]),
                   "segments_info": segments}

@@ -5,14 +5,17 @@ tools print them in percent).
 """
 import numpy as np
 
-from .tables import as_label_map, check_same_shape, compact_ids, intersection_table
+from paddleseg_panoptic.utils.panoptic_ids import compact_ids, decode
+
+from .tables import as_label_map, check_same_shape, intersection_table
 
 
 class PanopticEvaluator:
     """Per-class TP / FP / FN counts and matched-IoU sums over panoptic maps.
 
     A map value v is a segment id; its class is ``v // label_divisor`` when
-    ``v > label_divisor``, else v itself. ``ignore_index`` is void. A ground-truth segment
+    ``v >= label_divisor``, else v itself (:mod:`paddleseg_panoptic.utils.panoptic_ids`).
+    ``ignore_index`` is void. A ground-truth segment
     whose value is a thing class id (no instance) is a crowd region.
 
     Args:
@@ -43,7 +46,7 @@ class PanopticEvaluator:
         self.fn = np.zeros(self.num_classes, dtype=np.int64)
 
     def _classes(self, ids, name):
-        classes = np.where(ids > self.label_divisor, ids // self.label_divisor, ids)
+        classes = decode(ids, self.label_divisor)[0]
         bad = (classes < 0) | (classes >= self.num_classes)
         bad &= ids != self.ignore_index
         if bad.any():

@@ -1,15 +1,13 @@
 """Whole-image counting helpers shared by the evaluators.
 
 Every evaluator reduces an image to small tables: the distinct ids of a label map with their
-pixel counts, and the (ground-truth segment x predicted segment) intersection counts. Both are
-built with one ``numpy.bincount`` over the whole image instead of one boolean mask per segment,
+pixel counts (:func:`~paddleseg_panoptic.utils.panoptic_ids.compact_ids`), and the
+(ground-truth segment x predicted segment) intersection counts. Both are built with one ``numpy.bincount`` over the whole image instead of one boolean mask per segment,
 so the cost is a few passes over the pixels whatever the number of segments.
 """
 import numpy as np
 
-# Ids up to this bound (or up to 4x the pixel count, whichever is larger) are compacted with a
-# dense lookup table; larger or negative ids fall back to numpy.unique (a sort).
-_DENSE_ID_LIMIT = 1 << 16
+from paddleseg_panoptic.utils.arrays import to_numpy
 
 
 def as_label_map(array, name):
@@ -22,9 +20,7 @@ def as_label_map(array, name):
     Raises:
         TypeError: when the values are not integers.
     """
-    if hasattr(array, "numpy") and not isinstance(array, np.ndarray):
-        array = array.numpy()
-    array = np.asarray(array)
+    array = to_numpy(array)
     if array.dtype == np.bool_:
         return array.astype(np.int64)
     if not np.issubdtype(array.dtype, np.integer):
@@ -37,34 +33,6 @@ def check_same_shape(a, b, name_a, name_b):
     if a.shape != b.shape:
         raise ValueError("{} has shape {} but {} has shape {}; they must be equal".format(
             name_a, tuple(a.shape), name_b, tuple(b.shape)))
-
-
-def compact_ids(values):
-    """Distinct values of an integer array, their pixel counts and each pixel's compact index.
-
-    Args:
-        values (np.ndarray): int64 array of any shape.
-
-    Returns:
-        tuple: ``ids`` [K] int64 sorted ascending, ``index`` (integer array of the shape of
-        ``values``, the position of each element's value in ``ids``) and ``counts`` [K] int64.
-    """
-    flat = values.ravel()
-    if flat.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, np.zeros(values.shape, dtype=np.int64), empty
-    low, high = int(flat.min()), int(flat.max())
-    if low >= 0 and high < max(_DENSE_ID_LIMIT, 4 * flat.size):
-        all_counts = np.bincount(flat, minlength=high + 1)
-        ids = np.flatnonzero(all_counts)
-        # int32 positions: the gather below is the costly step and halves its memory traffic.
-        lookup = np.zeros(high + 1, dtype=np.int32)
-        lookup[ids] = np.arange(ids.size, dtype=np.int32)
-        index = np.take(lookup, values)
-        return ids.astype(np.int64), index, all_counts[ids].astype(np.int64)
-    ids, index, counts = np.unique(flat, return_inverse=True, return_counts=True)
-    return ids.astype(np.int64), index.reshape(values.shape).astype(np.int64), \
-        counts.astype(np.int64)
 
 
 def intersection_table(index_a, num_a, index_b, num_b):

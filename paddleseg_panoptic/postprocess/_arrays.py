@@ -5,77 +5,15 @@ same kind. numpy inputs and paddle CPU tensors run the numpy implementations (on
 the fastest exact ones); tensors on an accelerator run paddle implementations that stay on the
 device.
 """
-import threading
-
 import numpy as np
-import paddle
+
+from paddleseg_panoptic.utils.arrays import (  # noqa: F401  (the dispatch, used as _arrays.*)
+    is_tensor, on_device, to_numpy, to_tensor)
 
 # Alignment of large output arrays: the size of a transparent huge page on x86-64 and arm64.
 _HUGE_PAGE = 2 << 20
 # Arrays at least this large are aligned (numpy asks the kernel for huge pages from 4 MiB).
 _ALIGN_FROM = 4 << 20
-
-
-def is_tensor(x):
-    """Whether ``x`` is a paddle Tensor."""
-    return isinstance(x, paddle.Tensor)
-
-
-def on_device(x):
-    """Whether ``x`` is a paddle Tensor that lives on an accelerator (not the CPU)."""
-    return is_tensor(x) and not x.place.is_cpu_place()
-
-
-def to_numpy(x):
-    """Return ``x`` as a numpy array, read-only.
-
-    A paddle CPU Tensor is shared through DLPack (no copy: ``Tensor.numpy()`` copies, which
-    costs more than the whole post-processing for a [19, 1024, 2048] input); other tensors
-    are copied to host memory.
-    """
-    if is_tensor(x):
-        if x.place.is_cpu_place():
-            try:
-                return np.from_dlpack(x if _TENSOR_HAS_DLPACK else _Capsule(x))
-            except (TypeError, RuntimeError, BufferError, ValueError):
-                pass
-        return x.numpy()
-    return np.asarray(x)
-
-
-# Paddle 2.x tensors have no ``__dlpack__`` method, only ``paddle.utils.dlpack.to_dlpack``.
-_TENSOR_HAS_DLPACK = hasattr(paddle.Tensor, "__dlpack__")
-
-
-class _Capsule:
-    """A CPU Tensor's DLPack capsule in the form ``np.from_dlpack`` takes (Paddle 2.x)."""
-
-    def __init__(self, tensor):
-        self._capsule = paddle.utils.dlpack.to_dlpack(tensor)
-
-    def __dlpack__(self, stream=None):
-        return self._capsule
-
-    def __dlpack_device__(self):
-        return (1, 0)  # kDLCPU, device 0
-
-
-def to_tensor(x, like):
-    """Return numpy array ``x`` as a paddle Tensor on the same place as Tensor ``like``.
-
-    On the CPU the Tensor shares ``x``'s memory through DLPack (``x`` must not be modified
-    afterwards: the post-processing only hands over arrays it created).
-    """
-    if x is None:
-        return None
-    x = np.ascontiguousarray(x)
-    if like.place.is_cpu_place():
-        try:
-            # A capsule rather than the array: Paddle 2.x takes nothing else.
-            return paddle.utils.dlpack.from_dlpack(x.__dlpack__())
-        except (TypeError, RuntimeError, BufferError, ValueError):
-            pass
-    return paddle.to_tensor(x, place=like.place)
 
 
 def check_ndim(x, name, ndim, lead=None):
@@ -159,30 +97,3 @@ def zeros_aligned(size, dtype):
     out = empty_aligned(size, dtype)
     out.fill(0)
     return out
-
-
-_SCRATCH = threading.local()
-
-
-def scratch(name, shape, dtype):
-    """Reusable per-thread work array ``name`` of ``shape`` (contents undefined).
-
-    Band buffers of the post-processing are requested on every image; keeping them (a few
-    MiB) saves allocating fresh pages, which costs as much as filling them. The array is
-    valid until the next request of the same name in the same thread, so a name belongs to
-    one function, which must not hand the array out.
-    """
-    buffers = getattr(_SCRATCH, "buffers", None)
-    if buffers is None:
-        buffers = _SCRATCH.buffers = {}
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape))
-    buf = buffers.get(name)
-    if buf is None or buf.dtype != dtype or buf.size < size:
-        buf = buffers[name] = np.empty(size, dtype=dtype)
-    return buf[:size].reshape(shape)
-
-
-def release_scratch():
-    """Free this thread's work arrays (see :func:`scratch`)."""
-    _SCRATCH.buffers = {}

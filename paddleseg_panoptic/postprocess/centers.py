@@ -1,17 +1,18 @@
-"""Instance centre finding: threshold, non-maximum suppression and strict top-k (SPEC 6.2)."""
+"""Instance centre finding: threshold, non-maximum suppression and strict top-k.
+
+The rule is step 2 of docs/postprocess.md ("Algorithm").
+"""
 import numbers
 
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from . import _arrays
+from . import _arrays, _limits
 from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
 
 __all__ = ["find_instance_center"]
 
-# Side of the square tiles of the numpy non-maximum suppression.
-_TILE = 32
 
 
 def _check_args(threshold, nms_kernel, top_k):
@@ -75,7 +76,7 @@ def _find_centers_numpy(hmp, threshold, nms_kernel, top_k):
     # changing the centres. The map is cut into tiles and only tiles holding such a value
     # (with a halo of the window radius) are filtered, so sparse heatmaps are cheap.
     above = np.float32(max(threshold, 0.0))
-    t = _TILE
+    t = _limits.NMS_TILE
     r = (nms_kernel - 1) // 2
     ty, tx = np.nonzero(_tiles_above(h, t, above))
     if ty.size == 0:
@@ -99,7 +100,7 @@ def _find_centers_numpy(hmp, threshold, nms_kernel, top_k):
     values = inner[n, py, px]
     py += ty[n] * t
     px += tx[n] * t
-    order = np.argsort(py * width + px, kind="stable")  # row-major, as the SPEC lists them
+    order = np.argsort(py * width + px, kind="stable")  # centres are listed in row-major order
     py, px, values = py[order], px[order], values[order]
     if top_k is not None and values.size >= top_k:
         # t = top_k-th largest value of the suppressed map (its zeros rank below every peak

@@ -1,4 +1,4 @@
-"""Fusion of the semantic and instance maps into a panoptic map (SPEC 6.4).
+"""Fusion of the semantic and instance maps into a panoptic map (docs/postprocess.md, step 4).
 
 Instead of one whole-image mask per instance and per stuff class, a single joint histogram of
 (instance id, class) over all pixels gives every instance's majority class (its thing-class
@@ -12,14 +12,10 @@ import numbers
 import numpy as np
 import paddle
 
-from . import _arrays
+from . import _arrays, _limits
 
 __all__ = ["merge_semantic_and_instance"]
 
-# Above this many distinct instance-id slots, ids are compressed with np.unique first.
-_MAX_DIRECT_IDS = 1 << 20
-# Smallest mean run length of equal (class, id) pairs for which runs are counted, not pixels.
-_MIN_MEAN_RUN = 8
 
 
 def _check_args(label_divisor, stuff_area, ignore_index):
@@ -79,14 +75,11 @@ def _runs(sem, ins):
 
     Maps hold long runs, and every pixel of a run shares its histogram key and panoptic id,
     so the work per pixel reduces to finding the runs. Returns None when the mean run is
-    shorter than ``_MIN_MEAN_RUN`` pixels (noisy maps), where pixels are cheaper to count.
+    shorter than ``_limits.MIN_MEAN_RUN`` pixels (noisy maps), where pixels are cheaper to count.
     """
-    change = _arrays.scratch("merge_change", sem.size - 1, bool)
-    other = _arrays.scratch("merge_change_ids", sem.size - 1, bool)
-    np.not_equal(sem[1:], sem[:-1], out=change)
-    np.not_equal(ins[1:], ins[:-1], out=other)
-    change |= other
-    if np.count_nonzero(change) + 1 > sem.size // _MIN_MEAN_RUN:
+    change = np.not_equal(sem[1:], sem[:-1])
+    change |= np.not_equal(ins[1:], ins[:-1])
+    if np.count_nonzero(change) + 1 > sem.size // _limits.MIN_MEAN_RUN:
         return None
     starts = np.flatnonzero(change)
     starts += 1
@@ -105,7 +98,7 @@ def _sizes(sem, ins, num_classes, num_ids, things):
     if num_ids is None:
         num_ids = _arrays.id_bound(ins, "instance")
     ins = ins.astype(np.int64, copy=False)
-    if num_ids > _MAX_DIRECT_IDS:
+    if num_ids > _limits.MAX_DIRECT_IDS:
         uniq, ins = np.unique(ins, return_inverse=True)
         ins = ins.reshape(-1) + (1 if uniq[0] != 0 else 0)
         num_ids = int(ins.max()) + 1
@@ -136,11 +129,10 @@ def _merge_numpy(semantic, instance, label_divisor, things, stuff_area, ignore_i
         return np.repeat(table.reshape(-1)[key], lengths).reshape(shape)
     n_cls, ins, slots = _sizes(sem, ins, num_classes, num_ids, things)
     size = slots * n_cls
-    # The key of a pixel is (id slot, class); it lives in a reused work array, so only the
-    # output is fresh memory. bincount's increments of one counter would wait on each other
-    # along runs of one key, so odd pixels count into a second copy of the histogram
-    # (key + size), which roughly halves its cost.
-    key = np.multiply(ins, n_cls, out=_arrays.scratch("merge_key", ins.size, np.int64))
+    # The key of a pixel is (id slot, class). bincount's increments of one counter would
+    # wait on each other along runs of one key, so odd pixels count into a second copy of
+    # the histogram (key + size), which roughly halves its cost.
+    key = ins * n_cls
     key += sem
     key[1::2] += size
     counts = np.bincount(key, minlength=2 * size)

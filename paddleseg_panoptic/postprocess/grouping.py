@@ -1,85 +1,61 @@
-"""Pixel grouping: every (thing) pixel joins the centre nearest to its voted location (SPEC 6.3).
+"""Pixel grouping: every (thing) pixel joins the centre nearest to its voted location.
 
-The rule, for pixel (y, x) with offset (dy, dx): in float32, vy = y + dy and vx = x + dx; the
-distance to centre (cy, cx) is sqrt((cy - vy)^2 + (cx - vx)^2) with every operation rounded to
-float32; the pixel takes the 1-based index of the nearest centre, the first one on ties.
+The rule (step 3 of docs/postprocess.md, "Algorithm"), for pixel (y, x) with offset (dy, dx):
+in float32, vy = y + dy and vx = x + dx; the distance to centre (cy, cx) is
+sqrt((cy - vy)^2 + (cx - vx)^2) with every operation rounded to float32; the pixel takes the
+1-based index of the nearest centre, the first one on ties.
 
-Three exact implementations compute that rule without a K x H*W matrix:
-- ``dense``: all K centres for a block of pixels at a time (bounded block), used on
-  accelerators and as the obviously-correct version;
-- ``grid``: (numpy) the voted locations are binned into square cells; for each occupied cell a
-  conservative bound keeps only the centres that can be nearest to some point of the cell (with a
-  generous margin for float32 rounding, so every centre that could tie is kept, in index order),
-  and the exact rule then runs over those few candidates. Far from Voronoi boundaries a cell has
-  one candidate and its pixels need no distance at all.
-- ``table`` (numpy, the default): a small table over square cells of the image holds, for each
+The numpy implementation never builds a K x H*W matrix:
+- the fast path (:mod:`.lookup`): a small table over square cells of the image holds, for each
   cell, the id of the centre that is strictly nearest to every point of the cell, or -1; one
-  OpenCV ``remap`` per row band looks every pixel's vote up in it (:mod:`.lookup`). The few
-  thing pixels that land on a -1 cell or outside the table take the ``grid`` path.
-All give identical ids (tests check this bit for bit).
+  OpenCV ``remap`` per row band looks every pixel's vote up in it;
+- the pixels it leaves undecided (votes near a boundary between two centres' regions, or
+  outside the table) take a pruned search (``grid``): their votes are binned into square
+  cells; for each occupied cell a conservative bound keeps only the centres that can be nearest
+  to some point of the cell (with a generous margin for float32 rounding, so every centre that
+  could tie is kept, in index order), and the exact rule runs over those few candidates. It
+  also handles every pixel where the table cannot be used (images wider than OpenCV's remap
+  allows, more centres than the int16 table holds);
+- far and non-finite votes take the rule over all centres in blocks
+  (:func:`.reference.nearest_centers`, the rule of the reference implementation).
+On accelerators, the paddle implementation runs the rule over all centres in blocks.
+benchmarks/bench_postprocess.py times the pruned search alone (``postprocess_grid``) against
+the table; all give identical ids (tests check this bit for bit).
 """
 import numpy as np
 import paddle
 
-from . import _arrays, lookup
+from . import _arrays, _limits, lookup, reference
 from .centers import find_instance_center
 from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
 
 __all__ = ["group_pixels", "get_instance_segmentation"]
 
-# Largest [pixels, candidates] block evaluated at once (elements). A block costs about 4 float32
-# temporaries, i.e. ~32 MB at this size.
-DEFAULT_BUDGET = 1 << 21
-# Grid cells: at least this many pixels a side, at most this many cells in all.
-_MIN_CELL = 16.0
-_MAX_CELLS = 1 << 14
-# Relative slack of the candidate bound; float32 rounding of a distance is below 1e-6 relative.
-_SLACK = 1e-4
-# Elements of a [cells, centres] block of the candidate search (float64 temporaries).
-_CANDIDATE_BLOCK = 1 << 18
-# Rows of the bands in which the votes are computed (cache-sized temporaries).
-_BAND_ROWS = 64
 # Sentinel centre coordinate: its float32 distance to any in-grid vote is inf.
 _FAR = np.float32(1e30)
 
 
-def _nearest(vy, vx, cy, cx, cand=None):
-    """0-based index of the nearest centre (first on ties) for each vote.
+def _nearest(vy, vx, cy, cx, cand):
+    """0-based index of the nearest centre (first on ties) for each vote, among candidates.
 
     Args:
         vy, vx (np.ndarray): [n] float32 voted locations.
         cy, cx (np.ndarray): [K] float32 centre coordinates.
-        cand (np.ndarray | None): [n, M] ascending candidate indices into cy / cx per vote;
-            None means all K centres.
+        cand (np.ndarray): [n, M] ascending candidate indices into cy / cx per vote.
     """
-    if cand is None:
-        d = cy[None, :] - vy[:, None]
-        e = cx[None, :] - vx[:, None]
-    else:
-        d = cy[cand]
-        d -= vy[:, None]
-        e = cx[cand]
-        e -= vx[:, None]
+    d = cy[cand]
+    d -= vy[:, None]
+    e = cx[cand]
+    e -= vx[:, None]
     with np.errstate(over="ignore"):  # the sentinel centre's distance overflows to inf
         d *= d
         e *= e
         d += e
     np.sqrt(d, out=d)
-    best = np.argmin(d, axis=1)
-    if cand is None:
-        return best
-    return cand[np.arange(cand.shape[0]), best]
+    return cand[np.arange(cand.shape[0]), np.argmin(d, axis=1)]
 
 
-def _dense_assign(vy, vx, cy, cx, budget):
-    labels = np.empty(vy.shape[0], dtype=np.int64)
-    rows = max(1, budget // cy.shape[0])
-    for s in range(0, vy.shape[0], rows):
-        labels[s:s + rows] = _nearest(vy[s:s + rows], vx[s:s + rows], cy, cx)
-    return labels
-
-
-def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
+def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_limits.MIN_CELL):
     """Exact nearest-centre labels for votes ``vy, vx`` using the cell-candidate pruning."""
     k = cy.shape[0]
     # The grid spans the votes' bounding box, limited to a generous window around the image;
@@ -91,13 +67,13 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
         lo_y, hi_y = np.fmin.reduce(vy), np.fmax.reduce(vy)
         lo_x, hi_x = np.fmin.reduce(vx), np.fmax.reduce(vx)
         if np.isnan([lo_y, hi_y, lo_x, hi_x]).any():  # no vote has a number in a coordinate
-            return _dense_assign(vy, vx, cy, cx, budget)
+            return reference.nearest_centers(vy, vx, cy, cx, budget)
         lo_y, hi_y = max(float(lo_y), -height), min(float(hi_y), 2.0 * height)
         lo_x, hi_x = max(float(lo_x), -width), min(float(hi_x), 2.0 * width)
         inside = (vy >= lo_y) & (vy <= hi_y) & (vx >= lo_x) & (vx <= hi_x)
         labels = np.empty(vy.shape[0], dtype=np.int64)
         outside = np.flatnonzero(~inside)
-        labels[outside] = _dense_assign(vy[outside], vx[outside], cy, cx, budget)
+        labels[outside] = reference.nearest_centers(vy[outside], vx[outside], cy, cx, budget)
         sel = np.flatnonzero(inside)
         if sel.size:
             labels[sel] = _grid_assign(vy[sel], vx[sel], cy, cx, height, width, budget,
@@ -105,7 +81,7 @@ def _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell=_MIN_CELL):
         return labels
 
     ext_y, ext_x = hi_y - lo_y, hi_x - lo_x
-    cell = max(min_cell, float(np.sqrt(ext_y * ext_x / _MAX_CELLS)))
+    cell = max(min_cell, float(np.sqrt(ext_y * ext_x / _limits.MAX_CELLS)))
     inv = np.float32(1.0 / cell)
     lo_y32, lo_x32 = np.float32(lo_y), np.float32(lo_x)
     # The float32 binning below is monotonic, so the largest cell index is the one of the
@@ -192,7 +168,7 @@ def _cell_candidates(gy, gx, lo_y, lo_x, cell, cy, cx):
     """
     k = cy.shape[0]
     cy64, cx64 = cy.astype(np.float64), cx.astype(np.float64)
-    step = max(1, _CANDIDATE_BLOCK // k)
+    step = max(1, _limits.CELL_BLOCK // k)
     cells, cols = [], []
     for s in range(0, gy.size, step):
         # Cell boxes widened by one pixel, so rounding in the float32 binning cannot put a vote
@@ -207,7 +183,7 @@ def _cell_candidates(gy, gx, lo_y, lo_x, cell, cy, cx):
         # Every point of a box is within sqrt(min far) of some centre, so a centre whose
         # nearest point of the box is farther than that (plus slack) is never nearest, nor
         # tied with the nearest.
-        bound = far.min(axis=1, keepdims=True) * (1.0 + _SLACK) ** 2
+        bound = far.min(axis=1, keepdims=True) * (1.0 + _limits.SLACK) ** 2
         rows, cs = np.nonzero(near <= bound)  # row-major: centres ascending within a cell
         cells.append(rows + s)
         cols.append(cs)
@@ -232,8 +208,8 @@ def _votes(offsets, mask=None):
     both = _arrays.empty_aligned(2 * starts[-1], np.float32)  # one buffer: fewer page faults
     vy, vx = both[:starts[-1]], both[starts[-1]:]
     cols = np.arange(width, dtype=np.float32)
-    for r in range(0, height, _BAND_ROWS):
-        e = min(r + _BAND_ROWS, height)
+    for r in range(0, height, _limits.VOTE_BAND_ROWS):
+        e = min(r + _limits.VOTE_BAND_ROWS, height)
         band = mask[r:e]
         vy[starts[r]:starts[e]] = (np.arange(r, e, dtype=np.float32)[:, None] + off_y[r:e])[band]
         vx[starts[r]:starts[e]] = (cols + off_x[r:e])[band]
@@ -264,13 +240,14 @@ def _group_by_table(cy, cx, offsets, mask, semantic, things, check_ids, budget, 
     return out.reshape(1, height, width)
 
 
-def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="table",
-                 min_cell=_MIN_CELL, semantic=None, things=None, check_ids=True):
+def _group_numpy(ctr, offsets, mask=None, budget=_limits.DISTANCE_BUDGET, method="table",
+                 min_cell=_limits.MIN_CELL, semantic=None, things=None, check_ids=True):
     """numpy grouping; returns [1, H, W] int64 ids (0 on unselected pixels).
 
     Pixels are selected by ``mask``, or by ``semantic`` [H, W] class ids in ``things`` (then
     ``check_ids`` rejects negative ids), or all are. ``method`` is "table" (remap look-up, the
-    rest pruned), "grid" (pruned) or "dense"; ``min_cell`` is the smallest cell side.
+    rest pruned) or "grid" (pruned search for every pixel); ``min_cell`` is the smallest cell
+    side.
     """
     height, width = offsets.shape[1:]
     k = ctr.shape[0]
@@ -295,16 +272,13 @@ def _group_numpy(ctr, offsets, mask=None, budget=DEFAULT_BUDGET, method="table",
                                min_cell)
     out = _arrays.zeros_aligned(height * width, np.int64)
     vy, vx = _votes(offsets, mask)
-    if method == "dense":
-        labels = _dense_assign(vy, vx, cy, cx, budget)
-    else:
-        labels = _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell)
+    labels = _grid_assign(vy, vx, cy, cx, height, width, budget, min_cell)
     labels += 1
     out[slice(None) if mask is None else mask] = labels
     return out.reshape(1, height, width)
 
 
-def _group_paddle(ctr, offsets, mask=None, budget=DEFAULT_BUDGET):
+def _group_paddle(ctr, offsets, mask=None, budget=_limits.DISTANCE_BUDGET):
     """Device grouping (dense rule in bounded blocks); returns [1, H, W] int64 ids."""
     height, width = offsets.shape[1:]
     k = ctr.shape[0]
@@ -348,7 +322,7 @@ def _check_group_inputs(ctr, offsets, mask):
                          f"got {list(mask.shape)}")
 
 
-def group_pixels(ctr, offsets, mask=None, *, budget=DEFAULT_BUDGET):
+def group_pixels(ctr, offsets, mask=None, *, budget=_limits.DISTANCE_BUDGET):
     """Assign every pixel (or every pixel of ``mask``) to its nearest centre.
 
     Args:

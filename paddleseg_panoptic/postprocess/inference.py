@@ -1,9 +1,12 @@
-"""The whole post-processing chain for one image, from the three network outputs (SPEC 6)."""
+"""The whole post-processing chain for one image, from the three network outputs.
+
+The steps are those of docs/postprocess.md ("Algorithm").
+"""
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from . import _arrays
+from . import _arrays, _limits
 from .centers import _check_args as _check_center_args
 from .defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from .fusion import _check_args as _check_fusion_args
@@ -12,9 +15,6 @@ from .grouping import _instance_numpy, _instance_paddle, thing_mask_paddle
 
 __all__ = ["panoptic_postprocess"]
 
-# Rows of the [C, rows, W] blocks in which the numpy argmax / softmax run: small enough for the
-# block to stay in cache between the passes over it.
-_BLOCK_ROWS = 8
 
 
 def _squeeze_batch(x, name, channels):
@@ -58,15 +58,15 @@ def _argmax_softmax_numpy(logits, size, softmax=True):
     h0, w0 = size
     semantic = np.empty((height, width), dtype=np.int64)
     probs = np.empty((num_classes, h0, w0), dtype=np.float32) if softmax else None
-    label = np.empty((_BLOCK_ROWS, width), dtype=np.int8 if num_classes < 128 else np.int64)
-    equal = np.empty((_BLOCK_ROWS, width), dtype=bool)
-    for r in range(0, height, _BLOCK_ROWS):
-        block = logits[:, r:r + _BLOCK_ROWS]
+    label = np.empty((_limits.ARGMAX_ROWS, width), dtype=np.int8 if num_classes < 128 else np.int64)
+    equal = np.empty((_limits.ARGMAX_ROWS, width), dtype=bool)
+    for r in range(0, height, _limits.ARGMAX_ROWS):
+        block = logits[:, r:r + _limits.ARGMAX_ROWS]
         rows = block.shape[1]
         peak = block.max(axis=0)
         lab, eq = label[:rows], equal[:rows]
-        lab.fill(0)
-        for c in range(num_classes - 1, 0, -1):  # the smallest equal class is written last
+        lab.fill(0)  # a pixel equal to none of the classes (NaN) keeps class 0
+        for c in range(num_classes - 1, -1, -1):  # the smallest equal class is written last
             np.equal(block[c], peak, out=eq)
             np.copyto(lab, c, where=eq)
         semantic[r:r + rows] = lab
@@ -80,9 +80,11 @@ def _argmax_softmax_numpy(logits, size, softmax=True):
 
 
 def _chain_numpy(logits, heatmap, offsets, things, label_divisor, stuff_area, ignore_index,
-                 threshold, nms_kernel, top_k, size, softmax):
+                 threshold, nms_kernel, top_k, size, softmax, probabilities=False):
     h0, w0 = size
-    semantic, probs = _argmax_softmax_numpy(logits, size, softmax)
+    semantic, probs = _argmax_softmax_numpy(logits, size, softmax and not probabilities)
+    if softmax and probabilities:
+        probs = np.array(logits[:, :h0, :w0], dtype=np.float32)
     # argmax gives classes in [0, C) and grouping ids in [0, K]: no scans needed to check
     # them or size tables.
     instance, centers = _instance_numpy(semantic, heatmap, offsets, things, threshold,
@@ -101,8 +103,13 @@ def _chain_numpy(logits, heatmap, offsets, things, label_divisor, stuff_area, ig
 
 
 def _chain_paddle(logits, heatmap, offsets, things, label_divisor, stuff_area, ignore_index,
-                  threshold, nms_kernel, top_k, size, softmax):
+                  threshold, nms_kernel, top_k, size, softmax, probabilities=False):
     h0, w0 = size
+    probs = None
+    if softmax:
+        probs = logits[:, :h0, :w0].astype("float32")
+        if not probabilities:
+            probs = F.softmax(probs, axis=0)
     semantic = paddle.argmax(logits, axis=0).astype("int64")
     thing = thing_mask_paddle(semantic, things)
     instance, centers = _instance_paddle(semantic.unsqueeze(0), heatmap, offsets, things,
@@ -111,8 +118,7 @@ def _chain_paddle(logits, heatmap, offsets, things, label_divisor, stuff_area, i
                              ignore_index)
     return {
         "semantic": semantic[:h0, :w0],
-        "semantic_softmax": (F.softmax(logits[:, :h0, :w0].astype("float32"), axis=0)
-                             if softmax else None),
+        "semantic_softmax": probs,
         "instance": instance[0, :h0, :w0],
         "panoptic": panoptic[:h0, :w0],
         "center_heatmap": heatmap[0, :h0, :w0].astype("float32"),
@@ -122,7 +128,8 @@ def _chain_paddle(logits, heatmap, offsets, things, label_divisor, stuff_area, i
 
 def panoptic_postprocess(semantic_logits, center_heatmap, offsets, *, thing_list, label_divisor,
                          stuff_area, ignore_index, threshold=THRESHOLD, nms_kernel=NMS_KERNEL,
-                         top_k=TOP_K, output_size=None, softmax=True):
+                         top_k=TOP_K, output_size=None, softmax=True,
+                         probabilities=False):
     """Semantic, instance and panoptic maps of one image from the network outputs.
 
     Everything runs on the full (padded) network output; only then are the outputs cropped to
@@ -140,6 +147,9 @@ def panoptic_postprocess(semantic_logits, center_heatmap, offsets, *, thing_list
         threshold, nms_kernel, top_k: centre finding, see :func:`find_instance_center`.
         output_size (tuple[int, int] | None): (H0, W0) of the original image; None: (H, W).
         softmax (bool): compute ``semantic_softmax`` (None when False).
+        probabilities (bool): ``semantic_logits`` holds class probabilities (e.g. averaged
+            over test-time augmentations) rather than logits: the classes are their argmax and
+            ``semantic_softmax`` is their crop, without a softmax.
 
     Returns:
         dict: of arrays of the same kind as ``semantic_logits`` (on its device):
@@ -161,11 +171,12 @@ def panoptic_postprocess(semantic_logits, center_heatmap, offsets, *, thing_list
     things = _arrays.check_thing_list(thing_list)
     _check_center_args(threshold, nms_kernel, top_k)
     _check_fusion_args(label_divisor, stuff_area, ignore_index)
-    if not isinstance(softmax, (bool, np.bool_)):
-        raise ValueError(f"softmax must be a bool, got {softmax!r}")
+    for name, flag in (("softmax", softmax), ("probabilities", probabilities)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"{name} must be a bool, got {flag!r}")
     size = _check_output_size(output_size, height, width)
     args = (things, int(label_divisor), stuff_area, int(ignore_index), float(threshold),
-            int(nms_kernel), top_k, size, bool(softmax))
+            int(nms_kernel), top_k, size, bool(softmax), bool(probabilities))
     if _arrays.on_device(logits):
         heatmap, offsets = (x if _arrays.is_tensor(x) else _arrays.to_tensor(x, logits)
                             for x in (heatmap, offsets))

@@ -1,4 +1,4 @@
-"""Nearest-centre ids by table look-up: the numpy fast path of pixel grouping (SPEC 6.3).
+"""Nearest-centre ids by table look-up: the numpy fast path of pixel grouping.
 
 The image is cut into square cells. A small table holds, for each cell, the 1-based id of the
 centre that is strictly nearest to every point of the cell, or -1 where that is not certain
@@ -7,26 +7,13 @@ per cache-sized row band looks every pixel's voted location up in the table and 
 int64 ids. Pixels whose vote lands on a -1 cell or outside the table (far or non-finite votes)
 are returned to the caller, which applies the exact rule to them.
 """
-import contextlib
 import math
-import threading
 
 import cv2
 import numpy as np
 
-from . import _arrays
+from . import _arrays, _limits
 
-# The table has at most about this many cells (each costs K distances to build) ...
-_TABLE_CELLS = 1 << 13
-# ... whose side is at least this many pixels.
-MIN_CELL = 16
-# Pixels per row band (the band's float32 maps stay in cache).
-_BAND_PIXELS = 1 << 17
-# Elements of a [K, cells] block of the table computation (float32 temporaries).
-_BLOCK = 1 << 18
-# Margin of the "strictly nearest" test, relative to the distances: the float32 rounding of
-# the grouping rule is below 1e-6 relative.
-_SLACK = 1e-4
 # Largest K the int16 table can hold.
 MAX_CENTERS = np.iinfo(np.int16).max
 # Largest table (remap's source must be under 32767 pixels a side; the table is padded to twice
@@ -40,7 +27,7 @@ def supports(width):
     return width <= _MAX_TABLE_COLS
 
 
-def cell_table(cy, cx, height, width, min_cell=MIN_CELL):
+def cell_table(cy, cx, height, width, min_cell=_limits.MIN_CELL):
     """Cell side and int16 [gh, gw] table of the 1-based centre nearest to each whole cell.
 
     Cell (i, j) covers [i * cell, (i + 1) * cell) x [j * cell, (j + 1) * cell), widened by one
@@ -57,7 +44,8 @@ def cell_table(cy, cx, height, width, min_cell=MIN_CELL):
         min_cell (float): smallest cell side.
     """
     k = cy.shape[0]
-    cell = max(int(math.ceil(min_cell)), int(math.ceil(math.sqrt(height * width / _TABLE_CELLS))),
+    cell = max(int(math.ceil(min_cell)),
+               int(math.ceil(math.sqrt(height * width / _limits.MAX_CELLS))),
                # remap's source is under 2^15 a side, and the table is padded to twice its height
                -(-height // _MAX_TABLE_ROWS), -(-width // _MAX_TABLE_COLS))
     grid_h, grid_w = -(-height // cell), -(-width // cell)
@@ -69,7 +57,7 @@ def cell_table(cy, cx, height, width, min_cell=MIN_CELL):
     dx = ((cx[:, None] - mid_x) ** 2)[:, None, :]  # [K, 1, gw]
     index = np.arange(k, dtype=np.int32)[:, None]
     table = np.empty((grid_h, grid_w), dtype=np.int16)
-    rows = max(1, _BLOCK // (k * grid_w))
+    rows = max(1, _limits.CELL_BLOCK // (k * grid_w))
     for s in range(0, grid_h, rows):
         # [K, rows, gw]: centres first, so the reductions over them are element-wise.
         sq = dy[:, s:s + rows, None] + dx
@@ -77,7 +65,7 @@ def cell_table(cy, cx, height, width, min_cell=MIN_CELL):
         # The cell is decided when its nearest centre is the only one within
         # d1 + 2r + margin; that centre's index is then the sum below (element-wise over
         # the centres: no reduction along a short axis, no BLAS thread pool).
-        limit = d1 + reach + np.float32(_SLACK) * (2 * d1 + 2 * reach)
+        limit = d1 + reach + np.float32(_limits.SLACK) * (2 * d1 + 2 * reach)
         close = (sq <= (limit * limit)[None]).reshape(k, -1)
         count = np.add.reduce(close, axis=0, dtype=np.int32)
         first = np.add.reduce(close * index, axis=0)
@@ -90,61 +78,29 @@ def remap_copies_int64():
 
     Nearest-neighbour remapping only moves elements, so small ids (denormal doubles) and the
     border value -1.0 (a negative int64) come through bit for bit; checked once, on values
-    that would not survive arithmetic. Otherwise the look-up goes through int32.
+    that would not survive arithmetic (a few microseconds, checked on every look-up).
+    Otherwise the look-up goes through int32.
     """
-    global _REMAP_INT64
-    if _REMAP_INT64 is None:
-        ids = np.array([[1, 2, 3, 1 << 40]], dtype=np.int64)
-        xs = np.array([[0.0, 1.0, 2.0, 3.0, 9.0]], dtype=np.float32)
-        got = cv2.remap(ids.view(np.float64), xs, np.zeros_like(xs), cv2.INTER_NEAREST,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0).view(np.int64)
-        _REMAP_INT64 = bool((got[0, :4] == ids[0]).all() and got[0, 4] < 0)
-    return _REMAP_INT64
-
-
-_REMAP_INT64 = None
+    ids = np.array([[1, 2, 3, 1 << 40]], dtype=np.int64)
+    xs = np.array([[0.0, 1.0, 2.0, 3.0, 9.0]], dtype=np.float32)
+    got = cv2.remap(ids.view(np.float64), xs, np.zeros_like(xs), cv2.INTER_NEAREST,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0).view(np.int64)
+    return bool((got[0, :4] == ids[0]).all() and got[0, 4] < 0)
 
 
 def _band_grids(rows, width, cell, grid_h):
-    """[rows, W] float32 map offsets of a band (in work arrays).
+    """[rows, W] float32 map offsets of a band.
 
     The map of vote v = (y + dy, x + dx) is v / cell - 0.5, which remap rounds to the
     nearest integer: the cell holding v (up to rounding, which the widened cells cover). Each
     band reads the table from its own first cell row, above which the table is padded with
     ``grid_h`` rows of -1, so the row offsets are the same for every band.
     """
-    grids = _arrays.scratch("lookup_grids", (2, rows, width), np.float32)
+    grids = np.empty((2, rows, width), np.float32)
     inv = np.float32(1.0 / cell)
     grids[0] = (np.arange(rows, dtype=np.float32) * inv + np.float32(grid_h - 0.5))[:, None]
     grids[1] = np.arange(width, dtype=np.float32) * inv - np.float32(0.5)
     return grids[0], grids[1]
-
-
-_SERIAL_LOCK = threading.Lock()
-_SERIAL = {"users": 0, "threads": None}
-
-
-@contextlib.contextmanager
-def _serial_opencv():
-    """Run OpenCV calls on the calling thread only, restoring the thread count afterwards.
-
-    OpenCV's worker threads gain nothing on these cache-sized remaps (bound by memory), but
-    keep a second core spinning between the calls (measured: same wall time, a third more CPU
-    time). The setting is process-wide: the first of overlapping callers (threads) saves it
-    and the last one restores it.
-    """
-    with _SERIAL_LOCK:
-        if _SERIAL["users"] == 0:
-            _SERIAL["threads"] = cv2.getNumThreads()
-            cv2.setNumThreads(1)
-        _SERIAL["users"] += 1
-    try:
-        yield
-    finally:
-        with _SERIAL_LOCK:
-            _SERIAL["users"] -= 1
-            if _SERIAL["users"] == 0:
-                cv2.setNumThreads(_SERIAL["threads"])
 
 
 def mask_selector(mask):
@@ -167,15 +123,14 @@ def class_selector(semantic, things, check_ids=True):
 
     def select(rows, ids, dst):
         sem = semantic[rows]
-        factor = _arrays.scratch("lookup_factor", sem.shape, np.int64)
-        np.take(lut, sem, mode="clip", out=factor)
+        factor = np.take(lut, sem, mode="clip")
         if check_ids:
             _arrays.id_bound(sem, "semantic")
         np.multiply(ids, factor, out=dst)
     return select
 
 
-def lookup_ids(cy, cx, off_y, off_x, out, min_cell=MIN_CELL, select=None):
+def lookup_ids(cy, cx, off_y, off_x, out, min_cell=_limits.MIN_CELL, select=None):
     """Write the 1-based id of each pixel's nearest centre into [H, W] int64 ``out``.
 
     Args:
@@ -193,7 +148,8 @@ def lookup_ids(cy, cx, off_y, off_x, out, min_cell=MIN_CELL, select=None):
     height, width = out.shape
     cell, table = cell_table(cy, cx, height, width, min_cell)
     grid_h = table.shape[0]
-    band = cell * max(1, min(_BAND_PIXELS // (width * cell), _MAX_TABLE_ROWS // cell))
+    band = cell * max(1, min(_limits.LOOKUP_BAND_PIXELS // (width * cell),
+                             _MAX_TABLE_ROWS // cell))
     rows = min(band, height)
     # Where remap copies int64 ids (seen as float64) unchanged, it writes ``out`` directly;
     # otherwise it writes int32 ids that are then widened.
@@ -203,28 +159,27 @@ def lookup_ids(cy, cx, off_y, off_x, out, min_cell=MIN_CELL, select=None):
     if direct:
         padded = padded.view(np.float64)
     grid_y, grid_x = _band_grids(rows, width, cell, grid_h)
-    map_y = _arrays.scratch("lookup_map_y", (rows, width), np.float32)
-    map_x = _arrays.scratch("lookup_map_x", (rows, width), np.float32)
-    ids32 = None if direct else _arrays.scratch("lookup_ids32", (rows, width), np.int32)
+    map_y = np.empty((rows, width), np.float32)
+    map_x = np.empty((rows, width), np.float32)
+    ids32 = None if direct else np.empty((rows, width), np.int32)
     inv = 1.0 / cell
     undecided = []
-    with _serial_opencv():
-        for r in range(0, height, band):
-            n = min(band, height - r)
-            part = slice(r, r + n)
-            dst = out[part]
-            cv2.scaleAdd(off_y[part], inv, grid_y[:n], dst=map_y[:n])
-            cv2.scaleAdd(off_x[part], inv, grid_x[:n], dst=map_x[:n])
-            ids = dst if direct else ids32[:n]
-            target = dst.view(np.float64) if direct else ids
-            written = cv2.remap(padded[r // cell:], map_x[:n], map_y[:n], cv2.INTER_NEAREST,
-                                dst=target, borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
-            if written is not target:  # not expected: OpenCV allocated its own output
-                target[...] = written
-            if select is not None:
-                select(part, ids, dst)
-            elif not direct:
-                dst[...] = ids
-            if dst.min() < 0:
-                undecided.append(np.flatnonzero(dst < 0) + r * width)
+    for r in range(0, height, band):
+        n = min(band, height - r)
+        part = slice(r, r + n)
+        dst = out[part]
+        cv2.scaleAdd(off_y[part], inv, grid_y[:n], dst=map_y[:n])
+        cv2.scaleAdd(off_x[part], inv, grid_x[:n], dst=map_x[:n])
+        ids = dst if direct else ids32[:n]
+        target = dst.view(np.float64) if direct else ids
+        written = cv2.remap(padded[r // cell:], map_x[:n], map_y[:n], cv2.INTER_NEAREST,
+                            dst=target, borderMode=cv2.BORDER_CONSTANT, borderValue=-1.0)
+        if written is not target:  # not expected: OpenCV allocated its own output
+            target[...] = written
+        if select is not None:
+            select(part, ids, dst)
+        elif not direct:
+            dst[...] = ids
+        if dst.min() < 0:
+            undecided.append(np.flatnonzero(dst < 0) + r * width)
     return np.concatenate(undecided) if undecided else np.zeros(0, dtype=np.intp)

@@ -1,11 +1,12 @@
-"""Evaluation labels made from a panoptic PNG as stored on disk (SPEC section 3).
+"""Evaluation labels made from a panoptic PNG as stored on disk (docs/data.md).
 
 Each function is one pass over the image through a pixel -> segment index map, so the cost does
 not grow with the number of segments.
 """
 import numpy as np
 
-from paddleseg_panoptic.transforms.segment_index import gather, rgb2id, segment_index_map
+from paddleseg_panoptic.transforms.segment_index import gather, segment_index_map
+from paddleseg_panoptic.utils.panoptic_ids import decode, encode, has_instance, rgb2id
 
 
 def _ids(panoptic, to_id):
@@ -37,20 +38,20 @@ def raw_semantic(panoptic, segments, ignore_index=255, to_id=rgb2id):
 
 
 def raw_instance(panoptic, to_id=rgb2id, label_divisor=1000):
-    """Class-agnostic instance label: 0, and 1, 2, ... for the ids above ``label_divisor``
-    present in the image, numbered in ascending id order.
+    """Class-agnostic instance label: 0, and 1, 2, ... for the instance ids (at or above
+    ``label_divisor``) present in the image, numbered in ascending id order.
 
     Args:
         panoptic (np.ndarray): ``[H, W, 3]`` uint8 RGB label (or ``[H, W]`` ids).
         to_id (callable): RGB -> id conversion.
-        label_divisor (int): ids strictly above it are instances.
+        label_divisor (int): ids at or above it are instances.
 
     Returns:
         np.ndarray: ``[H, W]`` int64.
     """
     ids = _ids(panoptic, to_id)
     present = np.zeros(0, dtype=np.int64) if ids.size == 0 else np.unique(ids)
-    instance_ids = present[present > label_divisor]
+    instance_ids = present[has_instance(present, label_divisor)]
     index = segment_index_map(ids, instance_ids)
     table = np.append(np.arange(1, instance_ids.size + 1, dtype=np.int64), 0)
     return gather(table, index)
@@ -74,8 +75,8 @@ def raw_panoptic(panoptic, segments, ignore_index=255, label_divisor=1000, to_id
     ids = _ids(panoptic, to_id)
     seg_ids = [int(s["id"]) for s in segments]
     index = segment_index_map(ids, seg_ids)
-    values = [int(s["category_id"]) if sid < label_divisor
-              else int(s["category_id"]) * label_divisor + sid % label_divisor
+    values = [int(encode(s["category_id"], decode(sid, label_divisor)[1], label_divisor))
+              if has_instance(sid, label_divisor) else int(s["category_id"])
               for s, sid in zip(segments, seg_ids)]
     table = np.array(values + [ignore_index], dtype=np.int64)
     return gather(table, index)

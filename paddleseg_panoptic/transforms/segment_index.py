@@ -1,6 +1,6 @@
 """Pixel-to-segment index maps: the one O(H*W) pass that all label generators share.
 
-A panoptic PNG stores a segment id per pixel as ``R + 256 G + 256^2 B``. Instead of comparing
+A panoptic PNG stores a segment id per pixel (:func:`~paddleseg_panoptic.utils.panoptic_ids.rgb2id`). Instead of comparing
 the whole image with every segment id (one full scan per segment), the generators map each
 pixel once to the position of its segment in the ``segments`` list and then read per-segment
 values through small lookup tables.
@@ -10,31 +10,6 @@ import numpy as np
 
 # Above this id a dense id -> index table would be wasteful; fall back to a sorted search.
 _MAX_DENSE_ID = 1 << 22
-
-
-def rgb2id(color):
-    """Converts panoptic colours to segment ids, ``id = R + 256 G + 256^2 B``.
-
-    Args:
-        color (np.ndarray | sequence): an ``[H, W, 3]`` RGB array, or one ``(R, G, B)`` colour.
-
-    Returns:
-        np.ndarray | int: ``[H, W]`` int32 ids for an array input, else a Python int.
-    """
-    if isinstance(color, np.ndarray) and color.ndim == 3:
-        if color.shape[2] != 3:
-            raise ValueError(
-                "rgb2id expects an [H, W, 3] RGB array, got shape {}".format(color.shape))
-        if color.dtype == np.uint8:
-            # Append a zero byte per pixel and read the 4 bytes as one little-endian integer:
-            # R + 256 G + 65536 B in a single vectorised pass.
-            rgba = cv2.cvtColor(np.ascontiguousarray(color), cv2.COLOR_RGB2RGBA)
-            ids = rgba.view("<u4")[..., 0]
-            np.bitwise_and(ids, 0xFFFFFF, out=ids)  # drop the alpha byte cvtColor sets to 255
-            return ids.view(np.int32)
-        color = color.astype(np.int64)
-        return (color[..., 0] + 256 * color[..., 1] + 256 * 256 * color[..., 2]).astype(np.int32)
-    return int(color[0] + 256 * color[1] + 256 * 256 * color[2])
 
 
 class SegmentLookup:

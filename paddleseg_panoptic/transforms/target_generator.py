@@ -1,4 +1,4 @@
-"""Training targets of Panoptic-DeepLab from a panoptic label (SPEC section 3).
+"""Training targets of Panoptic-DeepLab from a panoptic label (docs/data.md, "Training targets").
 
 The targets are defined per segment (see :class:`PanopticTargetGenerator`), but computed in a
 fixed number of whole-image passes: one pixel -> segment index map, per-segment lookup tables

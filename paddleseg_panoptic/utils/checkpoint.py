@@ -5,13 +5,16 @@ Layout under ``save_dir`` (the reference's names, so its tools and released file
     iter_N/model.pdparams       model state_dict
     iter_N/model.pdopt          optimizer state_dict (holds the LR schedule as 'LR_Scheduler')
     iter_N/train_state.json     iteration, epoch position, seed, scheduler, best metric so far
+    iter_N/ema_model.pdparams   with --use_ema: the averaged weights (an extra file)
     best_model/model.pdparams   weights of the best evaluation so far
     best_model/best_model.json  its iteration and metrics
 
 Every directory is first written under a hidden temporary name inside ``save_dir`` and then
 renamed into place, so a process killed while saving never leaves a half-written ``iter_N``:
 a checkpoint directory either exists complete or not at all. ``train_state.json`` is written
-last, so its presence marks a checkpoint written by this package as complete.
+last, so its presence marks a checkpoint written by this package as complete. Weights holding
+NaN or infinity are never written. Temporary folders left by a killed process are removed by
+:func:`remove_leftovers` when training starts again.
 """
 import json
 import os
@@ -20,12 +23,13 @@ import shutil
 import uuid
 
 import paddle
+from paddleseg.utils import logger
 
-from paddleseg_panoptic.utils.weights import compare_state_dict
+from paddleseg_panoptic.utils.weights import compare_state_dict, describe_nonfinite, nonfinite_keys
 
 __all__ = ["MODEL_FILE", "OPTIMIZER_FILE", "STATE_FILE", "save_checkpoint", "save_best_model",
-           "update_state", "list_checkpoints", "latest_checkpoint", "resolve_resume_dir",
-           "load_checkpoint"]
+           "update_state", "list_checkpoints", "latest_checkpoint", "checkpoint_problems",
+           "resolve_resume_dir", "read_state", "load_checkpoint", "remove_leftovers"]
 
 MODEL_FILE = "model.pdparams"
 OPTIMIZER_FILE = "model.pdopt"
@@ -33,6 +37,7 @@ STATE_FILE = "train_state.json"
 BEST_DIR = "best_model"
 BEST_INFO_FILE = "best_model.json"
 _ITER_DIR = re.compile(r"^iter_(\d+)$")
+_LEFTOVER = re.compile(r"^\.tmp-|\.old-[0-9a-f]{8}$")
 
 
 def _write_json(path, data):
@@ -53,6 +58,32 @@ def _atomic_publish(tmp_dir, final_dir):
         shutil.rmtree(trash, ignore_errors=True)
     else:
         os.replace(tmp_dir, final_dir)
+
+
+def _refuse_nonfinite(model, what):
+    state = model.state_dict()
+    bad = nonfinite_keys(state)
+    if bad:
+        raise ValueError("refusing to write {}: {}".format(
+            what, describe_nonfinite(bad, len(state), "the model")))
+
+
+def remove_leftovers(save_dir):
+    """Remove the temporary folders a killed process left in ``save_dir`` (one log line each).
+
+    Returns:
+        list[str]: the removed paths.
+    """
+    removed = []
+    if not os.path.isdir(save_dir):
+        return removed
+    for name in sorted(os.listdir(save_dir)):
+        path = os.path.join(save_dir, name)
+        if _LEFTOVER.search(name) and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+            logger.info("Removed {}, left by an interrupted save".format(path))
+            removed.append(path)
+    return removed
 
 
 def _tmp_dir(save_dir, name):
@@ -95,7 +126,7 @@ def _rotate(save_dir, keep_checkpoint_max):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
+def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5, extra_files=None):
     """Atomically write ``save_dir/iter_N`` and drop the oldest beyond ``keep_checkpoint_max``.
 
     Args:
@@ -104,11 +135,18 @@ def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
         optimizer (paddle.optimizer.Optimizer): its state includes the LR schedule.
         state (dict): JSON-serialisable training state; must hold ``iteration`` (int).
         keep_checkpoint_max (int): newest ``iter_*`` directories to keep; <= 0 keeps all.
+        extra_files (dict, optional): file name -> object for ``paddle.save``, written into
+            the directory before it is published.
 
     Returns:
         str: the checkpoint directory.
+
+    Raises:
+        ValueError: a parameter or buffer of ``model`` holds NaN or infinity (nothing written).
+        OSError: the files cannot be written (nothing left behind; older checkpoints intact).
     """
     iteration = int(state["iteration"])
+    _refuse_nonfinite(model, "checkpoint iter_{}".format(iteration))
     # The optimizer's state is keyed by Paddle's generated parameter names, which depend on
     # how many layers the process built before; keep them to translate on resume.
     state = dict(state, param_names={k: p.name for k, p in model.named_parameters()})
@@ -117,6 +155,8 @@ def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
     try:
         paddle.save(model.state_dict(), os.path.join(tmp, MODEL_FILE))
         paddle.save(optimizer.state_dict(), os.path.join(tmp, OPTIMIZER_FILE))
+        for name, obj in (extra_files or {}).items():
+            paddle.save(obj, os.path.join(tmp, name))
         _write_json(os.path.join(tmp, STATE_FILE), state)
         final = os.path.join(save_dir, "iter_{}".format(iteration))
         _atomic_publish(tmp, final)
@@ -127,11 +167,76 @@ def save_checkpoint(save_dir, model, optimizer, state, keep_checkpoint_max=5):
     return final
 
 
+def read_state(ckpt_dir):
+    """``ckpt_dir/train_state.json`` as a dict, or None when the checkpoint has none.
+
+    Raises:
+        ValueError: the file is not a JSON object with an ``iteration`` (naming it).
+    """
+    path = os.path.join(ckpt_dir, STATE_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError("{} cannot be read ({}: {})".format(path, type(e).__name__, e)) \
+            from None
+    if not isinstance(state, dict) or not isinstance(state.get("iteration"), int):
+        raise ValueError("{} has no integer `iteration`".format(path))
+    return state
+
+
+def _read_tensors(ckpt_dir, name):
+    """``paddle.load`` of ``ckpt_dir/name``; ValueError naming the file when it cannot be."""
+    path = os.path.join(ckpt_dir, name)
+    if not os.path.isfile(path):
+        raise ValueError("{} is missing".format(path))
+    if os.path.getsize(path) == 0:
+        raise ValueError("{} is empty (0 bytes)".format(path))
+    try:
+        data = paddle.load(path)
+    except Exception as e:  # truncated or foreign files raise assorted errors
+        raise ValueError("{} cannot be read, truncated or not a Paddle file ({}: {})".format(
+            path, type(e).__name__, str(e)[:200])) from None
+    if not isinstance(data, dict):
+        raise ValueError("{} holds a {}, not a state dict".format(path, type(data).__name__))
+    return data
+
+
+def _check_finite_weights(ckpt_dir, weights):
+    bad = nonfinite_keys(weights)
+    if bad:
+        raise ValueError(describe_nonfinite(bad, len(weights),
+                                            os.path.join(ckpt_dir, MODEL_FILE)))
+
+
+def checkpoint_problems(ckpt_dir):
+    """Why ``ckpt_dir`` cannot be resumed from, reading every file: one message per bad file
+    (unreadable, truncated, empty, missing, weights not finite); empty when it is usable."""
+    problems = []
+    try:
+        read_state(ckpt_dir)
+        if not os.path.isfile(os.path.join(ckpt_dir, STATE_FILE)):
+            problems.append("{} is missing".format(os.path.join(ckpt_dir, STATE_FILE)))
+    except ValueError as e:
+        problems.append(str(e))
+    for name in (MODEL_FILE, OPTIMIZER_FILE):
+        try:
+            data = _read_tensors(ckpt_dir, name)
+            if name == MODEL_FILE:
+                _check_finite_weights(ckpt_dir, data)
+        except ValueError as e:
+            problems.append(str(e))
+    return problems
+
+
 def update_state(ckpt_dir, changes):
     """Atomically merge ``changes`` into ``ckpt_dir/train_state.json``."""
     path = os.path.join(ckpt_dir, STATE_FILE)
-    with open(path, encoding="utf-8") as f:
-        state = json.load(f)
+    state = read_state(ckpt_dir)
+    if state is None:
+        raise ValueError("{} is missing".format(path))
     state.update(changes)
     tmp = "{}.tmp-{}".format(path, uuid.uuid4().hex[:8])
     _write_json(tmp, state)
@@ -151,7 +256,11 @@ def save_best_model(save_dir, model, info):
 
     Returns:
         str: the ``best_model`` directory.
+
+    Raises:
+        ValueError: a parameter or buffer of ``model`` holds NaN or infinity (nothing written).
     """
+    _refuse_nonfinite(model, BEST_DIR)
     os.makedirs(save_dir, exist_ok=True)
     tmp = _tmp_dir(save_dir, BEST_DIR)
     try:
@@ -169,8 +278,10 @@ def resolve_resume_dir(resume_model, save_dir):
     """Turn ``--resume_model`` into a checkpoint directory.
 
     Args:
-        resume_model (str|None): a checkpoint directory, ``'auto'`` (newest complete
-            checkpoint in ``save_dir``; None when there is none, i.e. a fresh start) or None.
+        resume_model (str|None): a checkpoint directory (or its ``model.pdparams``),
+            ``'auto'`` or None. ``auto`` takes the newest checkpoint in ``save_dir`` whose
+            files all read back completely, with finite weights, warning about each newer one
+            skipped and naming its bad files; None when there is none (a fresh start).
         save_dir (str): where ``auto`` looks.
 
     Raises:
@@ -180,7 +291,18 @@ def resolve_resume_dir(resume_model, save_dir):
     if resume_model is None:
         return None
     if resume_model == "auto":
-        return latest_checkpoint(save_dir)
+        for _, path in reversed(list_checkpoints(save_dir)):
+            problems = checkpoint_problems(path)
+            if not problems:
+                return path
+            logger.warning("--resume_model auto: skipping {}: {}".format(
+                path, "; ".join(problems)))
+        return None
+    if os.path.isfile(resume_model) and resume_model.endswith(".pdparams"):
+        folder = os.path.dirname(os.path.abspath(resume_model))
+        logger.info("--resume_model {}: resuming from its folder {}".format(resume_model,
+                                                                             folder))
+        resume_model = folder
     if not os.path.isdir(resume_model):
         raise FileNotFoundError(
             "--resume_model: directory '{}' does not exist".format(resume_model))
@@ -243,15 +365,12 @@ def load_checkpoint(ckpt_dir, model, optimizer):
         then taken from the directory name (``iter_N``) and the dict has ``'legacy': True``.
 
     Raises:
-        ValueError: when the weights do not fit the model or the iteration cannot be
-            determined.
+        ValueError: when a file cannot be read (naming it), the weights are not finite or do
+            not fit the model, or the iteration cannot be determined.
     """
-    state_path = os.path.join(ckpt_dir, STATE_FILE)
-    state = None
-    if os.path.isfile(state_path):
-        with open(state_path, encoding="utf-8") as f:
-            state = json.load(f)
-    weights = paddle.load(os.path.join(ckpt_dir, MODEL_FILE))
+    state = read_state(ckpt_dir)
+    weights = _read_tensors(ckpt_dir, MODEL_FILE)
+    _check_finite_weights(ckpt_dir, weights)
     # Stricter than --model_path: a checkpoint of this very run holds exactly its tensors.
     fit = compare_state_dict(model, weights, ckpt_dir)
     if fit.missing or fit.unexpected or fit.mismatched:
@@ -267,8 +386,8 @@ def load_checkpoint(ckpt_dir, model, optimizer):
                 "Cannot tell the iteration of checkpoint '{}': it has no {} and its name is not "
                 "iter_N".format(ckpt_dir, STATE_FILE))
         state = {"iteration": int(match.group(1)), "legacy": True}
+    opt_state = _read_tensors(ckpt_dir, OPTIMIZER_FILE)
     model.set_state_dict(weights)
-    opt_state = paddle.load(os.path.join(ckpt_dir, OPTIMIZER_FILE))
     if state.get("param_names"):
         opt_state = _rename_optimizer_state(opt_state, state["param_names"], model)
     if _optimizer_state_fits(opt_state, model):

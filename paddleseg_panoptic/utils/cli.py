@@ -5,9 +5,11 @@ The post-processing defaults come from ``postprocess/defaults.py`` only.
 """
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils.device import DEVICES
+from paddleseg_panoptic.utils.panoptic_ids import DEFAULT_INSTANCE_SCORE, INSTANCE_SCORES
 
 __all__ = ["add_common_args", "add_postprocess_args", "add_device_arg", "add_opts_arg",
-           "parse_args", "check_postprocess_args", "postprocess_kwargs"]
+           "add_inference_args", "parse_args", "check_postprocess_args", "postprocess_kwargs",
+           "inference_kwargs"]
 
 
 def add_common_args(parser, during=None, opts_example=None):
@@ -63,11 +65,44 @@ def add_opts_arg(parser, example=None):
                                  ", e.g. " + example if example else ""))
 
 
+def add_inference_args(parser, enable_flag):
+    """Test-time augmentation (``enable_flag`` e.g. ``--aug_eval``, ``--scales``,
+    ``--flip_horizontal``) and ``--instance_score``."""
+    key = enable_flag.lstrip("-")
+    parser.add_argument(enable_flag, action="store_true",
+                        help="test-time augmentation: run the network at every --scales (and "
+                             "mirrored with --flip_horizontal) and average; also turned on by "
+                             "the config's test_config.{}: true".format(key))
+    parser.add_argument("--scales", type=float, nargs="+", default=None, metavar="S",
+                        help="with {}: input scales, e.g. 0.75 1.0 1.25 (default: the config's "
+                             "test_config.scales, else 1.0)".format(enable_flag))
+    parser.add_argument("--flip_horizontal", action="store_true", default=None,
+                        help="with {}: also run every scale on the mirrored image (default: "
+                             "the config's test_config.flip_horizontal, else off)".format(
+                                 enable_flag))
+    parser.add_argument("--instance_score", choices=INSTANCE_SCORES,
+                        default=DEFAULT_INSTANCE_SCORE,
+                        help="instance confidence (for AP and the segments' `score`): semantic = "
+                             "mean probability of the class over the instance's pixels; center "
+                             "= centre heatmap at the instance's centroid; semantic_x_center = "
+                             "their product (default: %(default)s)")
+
+
+def inference_kwargs(args, enable_flag):
+    """The keyword arguments of :func:`add_inference_args` for ``run_evaluation`` /
+    ``run_prediction``."""
+    key = enable_flag.lstrip("-")
+    return {key: getattr(args, key), "scales": args.scales,
+            "flip_horizontal": args.flip_horizontal, "instance_score": args.instance_score}
+
+
 def check_postprocess_args(parser, args):
     """Exit through ``parser.error`` on an even or non-positive ``--nms_kernel``."""
     if args.nms_kernel < 1 or args.nms_kernel % 2 == 0:
         parser.error("--nms_kernel must be a positive odd number, got {}".format(
             args.nms_kernel))
+    if getattr(args, "scales", None) is not None and any(not s > 0 for s in args.scales):
+        parser.error("--scales must be positive, got {}".format(args.scales))
 
 
 def postprocess_kwargs(args):

@@ -6,8 +6,9 @@ collective.
 import paddle
 import paddle.distributed as dist
 
-__all__ = ["get_rank", "get_world_size", "is_main_process", "init_distributed", "barrier",
-           "broadcast_buffers", "all_reduce_max", "unwrap_model"]
+__all__ = ["get_rank", "get_world_size", "init_distributed", "barrier",
+           "broadcast_buffers", "all_reduce_max", "failures_of_all_ranks", "describe_failures",
+           "unwrap_model"]
 
 _INITIALISED = False
 
@@ -20,10 +21,6 @@ def get_rank():
 def get_world_size():
     """Number of launched processes (1 when not launched in parallel)."""
     return dist.get_world_size()
-
-
-def is_main_process():
-    return get_rank() == 0
 
 
 def init_distributed():
@@ -76,3 +73,29 @@ def all_reduce_max(value):
     tensor = paddle.to_tensor([float(value)], dtype="float32")
     dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return float(tensor[0])
+
+
+def failures_of_all_ranks(message):
+    """``[(rank, message)]`` of every process whose ``message`` is not None; every process
+    calls it at the same point and gets the same list.
+
+    With one process there is no communication; with several, an all-reduce of a flag and,
+    only when some process failed, an all-gather of the messages. A loop that checks this at
+    each step stops on every process together instead of leaving the others waiting in a
+    collective until it times out.
+    """
+    if get_world_size() <= 1:
+        return [(0, message)] if message is not None else []
+    if all_reduce_max(0.0 if message is None else 1.0) == 0:
+        return []
+    gathered = []
+    dist.all_gather_object(gathered, message)
+    return [(rank, text) for rank, text in enumerate(gathered) if text is not None]
+
+
+def describe_failures(failures):
+    """The messages of :func:`failures_of_all_ranks`, prefixed by their process when several
+    processes run."""
+    if get_world_size() <= 1:
+        return "; ".join(text for _, text in failures)
+    return "; ".join("process {}: {}".format(rank, text) for rank, text in failures)

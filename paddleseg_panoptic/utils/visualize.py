@@ -3,8 +3,8 @@
 Every function is deterministic: the colours depend only on the values in the maps, never on a
 random state, so the same prediction always gives byte-identical PNG and JSON files.
 
-Panoptic ids follow the post-processing output: ``class * label_divisor + k`` (k >= 1) for an
-instance of a thing class, ``class`` for a stuff segment (and for a thing region without
+Panoptic ids follow :mod:`paddleseg_panoptic.utils.panoptic_ids`: ``class * label_divisor + k``
+for an instance of a thing class, ``class`` for a stuff segment (and for a thing region without
 instance), ``ignore_index`` for pixels that belong to no segment.
 """
 import itertools
@@ -15,9 +15,8 @@ import numpy as np
 from scipy import ndimage
 
 from paddleseg_panoptic.datasets import meta
-
-# Largest id an RGB PNG can hold with id = R + 256 G + 256^2 B.
-MAX_ENCODABLE_ID = 256 ** 3 - 1
+from paddleseg_panoptic.utils.panoptic_ids import (class_map, compact_ids, decode, has_instance,
+                                                   panoptic_instance_scores)
 # Step (per channel) between the colours given to segments of one class.
 _SHIFT_STEP = 12
 
@@ -78,6 +77,49 @@ def blend(image, color, weight=0.5):
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
+def colorize_heatmap(heatmap):
+    """Paint a centre heatmap with the JET colour map: 0 dark blue, 1 dark red.
+
+    Args:
+        heatmap (np.ndarray): [H, W] values in [0, 1] (clipped).
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8 RGB.
+    """
+    heatmap = _check_map(heatmap, "heatmap").astype(np.float32)
+    grey = np.rint(np.clip(heatmap, 0.0, 1.0) * 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def colorize_offsets(offsets, max_length=None):
+    """Paint an offset field on a colour wheel: hue = direction, brightness = length.
+
+    A vector pointing right (+x) is red, down (+y) yellow-green, left cyan, up violet;
+    a zero vector is black and the longest (or ``max_length``) full brightness.
+
+    Args:
+        offsets (np.ndarray): [2, H, W], (dy, dx) in pixels.
+        max_length (float, optional): length shown at full brightness (longer ones clipped);
+            default the longest vector of the field.
+
+    Returns:
+        np.ndarray: [H, W, 3] uint8 RGB.
+    """
+    offsets = _check_map(offsets, "offsets", 3).astype(np.float32)
+    if offsets.shape[0] != 2:
+        raise ValueError("offsets must be [2, H, W] (dy, dx), got shape {}".format(
+            offsets.shape))
+    dy, dx = offsets
+    length = np.hypot(dy, dx)
+    if max_length is None:
+        max_length = float(length.max()) if length.size else 0.0
+    value = np.clip(length / max_length, 0.0, 1.0) if max_length > 0 else np.zeros_like(length)
+    # OpenCV's 8-bit hue runs over [0, 180): two degrees per step.
+    hue = np.degrees(np.arctan2(dy, dx)) % 360.0 / 2.0
+    hsv = np.stack([np.rint(hue) % 180, np.full_like(hue, 255), np.rint(value * 255)], axis=-1)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
 def panoptic_to_semantic(panoptic, label_divisor=meta.LABEL_DIVISOR,
                          ignore_index=meta.IGNORE_INDEX):
     """Class map of a panoptic map: ``id // label_divisor`` for instance ids, ``id`` otherwise.
@@ -88,37 +130,7 @@ def panoptic_to_semantic(panoptic, label_divisor=meta.LABEL_DIVISOR,
     Returns:
         np.ndarray: [H, W] int64 class ids, ``ignore_index`` where the panoptic map has it.
     """
-    panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
-    semantic = np.where(panoptic >= label_divisor, panoptic // label_divisor, panoptic)
-    semantic[panoptic == ignore_index] = ignore_index
-    return semantic
-
-
-# Maps whose ids are all below this use dense lookup tables (bincount / indexing) instead of
-# sorting; panoptic ids are at most (classes + 1) * label_divisor, about 20000 for Cityscapes.
-_DENSE_LIMIT = 1 << 22
-
-
-def _is_dense(id_map):
-    return id_map.size > 0 and id_map.min() >= 0 and id_map.max() < _DENSE_LIMIT
-
-
-def unique_ids(id_map):
-    """Sorted distinct values of an integer map, their pixel counts and the map of indices.
-
-    Returns:
-        tuple: ``ids`` [K] int64, ``counts`` [K] int64, ``inverse`` [H, W] int64 with
-        ``ids[inverse] == id_map``.
-    """
-    id_map = np.asarray(id_map).astype(np.int64, copy=False)
-    if _is_dense(id_map):
-        counts = np.bincount(id_map.ravel())
-        ids = np.flatnonzero(counts)
-        index = np.zeros(len(counts), dtype=np.int64)
-        index[ids] = np.arange(len(ids))
-        return ids, counts[ids], index[id_map]
-    ids, inverse, counts = np.unique(id_map, return_inverse=True, return_counts=True)
-    return ids, counts, inverse.reshape(id_map.shape)
+    return class_map(_check_map(panoptic, "panoptic"), label_divisor, ignore_index)
 
 
 def segment_ids(panoptic, ignore_index=meta.IGNORE_INDEX):
@@ -127,11 +139,7 @@ def segment_ids(panoptic, ignore_index=meta.IGNORE_INDEX):
     Returns:
         np.ndarray: [K] int64.
     """
-    panoptic = _check_map(panoptic, "panoptic").astype(np.int64, copy=False)
-    if _is_dense(panoptic):
-        ids = np.flatnonzero(np.bincount(panoptic.ravel()))
-    else:
-        ids = np.unique(panoptic)
+    ids = compact_ids(_check_map(panoptic, "panoptic"))[0]
     return ids[ids != ignore_index]
 
 
@@ -147,21 +155,15 @@ def _shifts():
 
 def _paint(id_map, lut_ids, lut_colors):
     """Colour ``lut_colors[i]`` where ``id_map == lut_ids[i]``, black elsewhere."""
-    out = np.zeros(id_map.shape + (3,), dtype=np.uint8)
     if not lut_ids:
-        return out
+        return np.zeros(id_map.shape + (3,), dtype=np.uint8)
+    ids, index, _ = compact_ids(id_map)
     lut_ids = np.asarray(lut_ids, dtype=np.int64)
-    lut_colors = np.asarray(lut_colors, dtype=np.uint8)
-    if _is_dense(id_map):
-        lut = np.zeros((max(int(id_map.max()), int(lut_ids.max())) + 1, 3), dtype=np.uint8)
-        lut[lut_ids] = lut_colors
-        return lut[id_map]
-    order = np.argsort(lut_ids)
-    lut_ids, lut_colors = lut_ids[order], lut_colors[order]
-    position = np.clip(np.searchsorted(lut_ids, id_map), 0, len(lut_ids) - 1)
-    hit = lut_ids[position] == id_map
-    out[hit] = lut_colors[position[hit]]
-    return out
+    position = np.minimum(np.searchsorted(ids, lut_ids), ids.size - 1)
+    hit = ids[position] == lut_ids
+    table = np.zeros((ids.size, 3), dtype=np.uint8)  # one colour per distinct id of the map
+    table[position[hit]] = np.asarray(lut_colors, dtype=np.uint8)[hit]
+    return table[index]
 
 
 def panoptic_colors(panoptic, label_divisor=meta.LABEL_DIVISOR, ignore_index=meta.IGNORE_INDEX,
@@ -179,7 +181,7 @@ def panoptic_colors(panoptic, label_divisor=meta.LABEL_DIVISOR, ignore_index=met
     used = {(0, 0, 0)}
     lut_ids, lut_colors = [], []
     ids = segment_ids(panoptic, ignore_index)
-    classes = np.where(ids >= label_divisor, ids // label_divisor, ids)
+    classes = decode(ids, label_divisor)[0]
     # The unshifted class colours are reserved first so that no shifted colour can take them.
     for cls in np.unique(classes):
         if 0 <= cls < len(palette):
@@ -232,7 +234,7 @@ def instance_colors(panoptic, label_divisor=meta.LABEL_DIVISOR, ignore_index=met
     used = {(0, 0, 0)}
     colors = {}
     for instance_id in segment_ids(panoptic, ignore_index):
-        if instance_id < label_divisor:
+        if not has_instance(instance_id, label_divisor):
             continue
         rng = np.random.RandomState(int(instance_id) % (2 ** 32))
         while True:
@@ -260,65 +262,32 @@ def colorize_instance(panoptic, label_divisor=meta.LABEL_DIVISOR,
     return _paint(panoptic, list(colors), list(colors.values()))
 
 
-def encode_panoptic_ids(panoptic):
-    """Encode ids as an RGB picture: id = R + 256 G + 256^2 B (the Cityscapes / COCO rule).
-
-    Args:
-        panoptic (np.ndarray): [H, W] integer ids in [0, 256^3 - 1].
-
-    Returns:
-        np.ndarray: [H, W, 3] uint8 RGB.
-    """
-    panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
-    if panoptic.size and (panoptic.min() < 0 or panoptic.max() > MAX_ENCODABLE_ID):
-        raise ValueError("panoptic ids must lie in [0, {}] to be encoded as RGB, got [{}, {}]"
-                         .format(MAX_ENCODABLE_ID, panoptic.min(), panoptic.max()))
-    rgb = np.stack([panoptic % 256, (panoptic // 256) % 256, panoptic // 256 ** 2], axis=-1)
-    return rgb.astype(np.uint8)
-
-
-def decode_panoptic_ids(rgb):
-    """Inverse of :func:`encode_panoptic_ids`.
-
-    Args:
-        rgb (np.ndarray): [H, W, 3] RGB (channel order R, G, B).
-
-    Returns:
-        np.ndarray: [H, W] int64 ids.
-    """
-    rgb = _check_map(rgb, "rgb", 3).astype(np.int64)
-    if rgb.shape[2] != 3:
-        raise ValueError("rgb must have 3 channels, got shape {}".format(rgb.shape))
-    return rgb[..., 0] + 256 * rgb[..., 1] + 256 ** 2 * rgb[..., 2]
-
-
 def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVISOR,
                   ignore_index=meta.IGNORE_INDEX, thing_list=meta.THING_LIST,
-                  class_names=meta.CLASS_NAMES):
+                  class_names=meta.CLASS_NAMES, scores=None):
     """Describe every segment of a panoptic map.
 
     Args:
         panoptic (np.ndarray): [H, W] integer panoptic ids.
-        semantic_softmax (np.ndarray, optional): [C, H, W] class probabilities; when given, an
-            instance's ``score`` is the mean probability of its class over its pixels.
+        semantic_softmax (np.ndarray, optional): [C, H, W] class probabilities; when given
+            (and ``scores`` is not), an instance's ``score`` is the mean probability of its
+            class over its pixels (the ``semantic`` instance score).
+        scores (dict[int, float], optional): the score of each instance id (e.g. from
+            :func:`paddleseg_panoptic.utils.panoptic_ids.panoptic_instance_scores` with another
+            mode), used instead of ``semantic_softmax``.
 
     Returns:
         list[dict]: in ascending id order, each ``{'id', 'category_id', 'category_name',
-        'isthing', 'area', 'bbox': [x, y, w, h], 'score'}``; ``score`` is None for segments that
-        are not instances (id < label_divisor) or without ``semantic_softmax``.
+        'isthing', 'area', 'bbox': [x, y, w, h], 'score'}``; ``score`` is None for segments
+        that are not predicted instances (see :mod:`paddleseg_panoptic.utils.panoptic_ids`)
+        or without ``semantic_softmax`` and ``scores``.
     """
     panoptic = _check_map(panoptic, "panoptic").astype(np.int64)
-    ids, areas, inverse = unique_ids(panoptic)
-    classes = np.where(ids >= label_divisor, ids // label_divisor, ids)
-    if semantic_softmax is not None:
-        semantic_softmax = _check_map(semantic_softmax, "semantic_softmax", 3)
-        if semantic_softmax.shape[1:] != panoptic.shape:
-            raise ValueError("semantic_softmax {} does not match panoptic {}".format(
-                semantic_softmax.shape, panoptic.shape))
-        pixel_class = np.clip(classes[inverse], 0, semantic_softmax.shape[0] - 1)
-        probability = np.take_along_axis(semantic_softmax, pixel_class[None], axis=0)[0]
-        score_sums = np.bincount(inverse.ravel(), weights=probability.ravel().astype(np.float64),
-                                 minlength=len(ids))
+    ids, inverse, areas = compact_ids(panoptic)
+    classes = decode(ids, label_divisor)[0]
+    if scores is None and semantic_softmax is not None:
+        scores = panoptic_instance_scores(panoptic, semantic_softmax,
+                                          label_divisor=label_divisor)
     # Bounding boxes of all segments in one pass: find_objects labels start at 1.
     boxes = ndimage.find_objects(inverse + 1, max_label=len(ids))
     thing_set = set(int(t) for t in thing_list)
@@ -327,10 +296,7 @@ def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVI
         if segment_id == ignore_index:
             continue
         rows, cols = boxes[index]
-        is_instance = segment_id >= label_divisor
-        score = None
-        if semantic_softmax is not None and is_instance:
-            score = round(float(score_sums[index] / area), 6)
+        score = None if scores is None else scores.get(int(segment_id))
         infos.append({
             "id": int(segment_id),
             "category_id": int(cls),
@@ -339,7 +305,7 @@ def segments_info(panoptic, semantic_softmax=None, label_divisor=meta.LABEL_DIVI
             "area": int(area),
             "bbox": [int(cols.start), int(rows.start), int(cols.stop - cols.start),
                      int(rows.stop - rows.start)],
-            "score": score,
+            "score": None if score is None else round(float(score), 6),
         })
     return infos
 

@@ -8,6 +8,7 @@ and reported rather than failing the whole load (e.g. a checkpoint trained with 
 in the file with its shape; keys the model lacks only warn.
 """
 import dataclasses
+import hashlib
 import os
 from urllib.parse import urlparse
 
@@ -16,8 +17,54 @@ import paddle
 from paddleseg.utils import logger
 
 
+def nonfinite_keys(state):
+    """Names of the floating-point tensors of ``state`` that hold a NaN or an infinity.
+
+    Args:
+        state (dict | paddle.nn.Layer): name -> Tensor / ndarray, or a layer (its
+            ``state_dict()``: parameters, BatchNorm statistics and other buffers).
+
+    Returns:
+        list[str]: in ``state`` order; empty when everything is finite.
+    """
+    if isinstance(state, paddle.nn.Layer):
+        state = state.state_dict()
+    tensors, bad = [], set()
+    for name, value in state.items():
+        if isinstance(value, paddle.Tensor):
+            if paddle.is_floating_point(value):
+                tensors.append((name, value))
+        else:
+            array = np.asarray(value)
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                bad.add(name)
+    if tensors:
+        # A sum is finite only if every element is: one cheap reduction per tensor and one
+        # transfer for all of them. A finite tensor whose sum overflows is confirmed exactly.
+        sums = paddle.stack([value.sum().astype("float32") for _, value in tensors])
+        finite = paddle.isfinite(sums).numpy()
+        bad.update(name for (name, value), ok in zip(tensors, finite)
+                   if not ok and not bool(paddle.isfinite(value).all()))
+    return [name for name in state if name in bad]
+
+
+def describe_nonfinite(names, total, source):
+    """``'k of n tensors of SOURCE are not finite (NaN or inf), e.g. a, b, c (and 4 more)'``."""
+    more = " (and {} more)".format(len(names) - 3) if len(names) > 3 else ""
+    return "{} of {} tensors of {} are not finite (NaN or inf), e.g. {}{}".format(
+        len(names), total, source, ", ".join(names[:3]), more)
+
+
 class PretrainedWeightsError(RuntimeError):
     """A ``pretrained`` URL could not be fetched."""
+
+
+class WeightsDownloadError(FileNotFoundError):
+    """A ``--model_path`` URL could not be downloaded."""
+
+
+# Environment variable naming the cache folder of downloaded ``--model_path`` weights.
+CACHE_ENV = "PADDLESEG_PANOPTIC_CACHE"
 
 
 @dataclasses.dataclass
@@ -134,6 +181,8 @@ def load_weights(model, path_or_state_dict, log=True, strict=False):
             hold one with another shape (for trained weights: evaluation, prediction).
             Checkpoint keys the model does not have are ignored either way.
 
+    Weights holding NaN or infinity are loaded, with a loud warning naming them.
+
     Returns:
         LoadReport: loaded, missing, unexpected and shape-mismatched keys.
 
@@ -163,6 +212,11 @@ def load_weights(model, path_or_state_dict, log=True, strict=False):
     new_state = dict(model_state)
     new_state.update((key, state[key]) for key in report.loaded)
     model.set_state_dict(new_state)
+    bad = nonfinite_keys({key: state[key] for key in report.loaded})
+    if bad:
+        logger.warning("!!! {}: every output of this model will be meaningless. These weights "
+                       "come from a diverged training run; use an earlier checkpoint. !!!".format(
+                           describe_nonfinite(bad, len(report.loaded), source)))
     if log:
         if report.complete:
             logger.info(report.summary())
@@ -219,3 +273,89 @@ def load_pretrained(layer, pretrained, key="pretrained"):
     path = resolve_pretrained(pretrained, key)
     logger.info("Loading pretrained weights for `{}` from {}".format(key, path))
     return load_weights(layer, path)
+
+
+def is_url(path):
+    """True for an ``http://`` or ``https://`` address."""
+    return isinstance(path, str) and urlparse(path).scheme in ("http", "https")
+
+
+def weights_cache_dir():
+    """The folder downloaded weights are kept in: ``$PADDLESEG_PANOPTIC_CACHE/weights``, by
+    default ``~/.cache/paddleseg_panoptic/weights``."""
+    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache",
+                                                      "paddleseg_panoptic")
+    return os.path.join(root, "weights")
+
+
+def cached_weights_path(url):
+    """Where :func:`download_weights` keeps ``url``: a folder per address (a hash of it),
+    holding the file under its own name."""
+    name = os.path.basename(urlparse(url).path) or "model.pdparams"
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(weights_cache_dir(), digest, name)
+
+
+def download_weights(url, progress=True, timeout=60):
+    """Download a weights file once; later calls return the cached copy.
+
+    The file is written under a temporary name, checked to be a Paddle state dict, and only
+    then moved to :func:`cached_weights_path`, so an interrupted or wrong download is never
+    taken for the weights later.
+
+    Args:
+        url (str): ``http(s)`` address of a ``.pdparams`` file.
+        progress (bool): show a progress bar (bytes) on stderr.
+        timeout (float): seconds to wait for the server (connection and each read).
+
+    Returns:
+        str: the local path.
+
+    Raises:
+        WeightsDownloadError: the server is unreachable or answers with an error status, the
+            download is incomplete, or the file is not a state dict.
+    """
+    import urllib.request
+
+    from tqdm import tqdm
+
+    path = cached_weights_path(url)
+    if os.path.isfile(path):
+        logger.info("Using cached weights {} (downloaded from {})".format(path, url))
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    part = "{}.part{}".format(path, os.getpid())
+    logger.info("Downloading {} to {}".format(url, path))
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            total = response.headers.get("Content-Length")
+            total = int(total) if total and total.isdigit() else None
+            with open(part, "wb") as f, tqdm(total=total, unit="B", unit_scale=True,
+                                             desc=os.path.basename(path),
+                                             disable=not progress) as bar:
+                while True:
+                    chunk = response.read(1 << 20)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    bar.update(len(chunk))
+        size = os.path.getsize(part)
+        if total is not None and size != total:
+            raise OSError("incomplete download: {} of {} bytes".format(size, total))
+        read_state_dict(part)
+        os.replace(part, path)
+    except (OSError, ValueError) as e:  # URLError and HTTPError are OSErrors
+        raise WeightsDownloadError("Could not download weights from {}: {}: {}".format(
+            url, type(e).__name__, e)) from None
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
+    return path
+
+
+def resolve_model_path(model_path, progress=True):
+    """``--model_path`` as a local path: an ``http(s)`` URL is downloaded once into the cache
+    (:func:`download_weights`); anything else is returned as it is."""
+    if is_url(model_path):
+        return download_weights(model_path, progress=progress)
+    return model_path
