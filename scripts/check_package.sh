@@ -44,7 +44,7 @@ echo "[package] installed $(basename "$wheel")[dev] into a clean $PKG_VENV" \
 
 cd "$(mktemp -d)"
 "$PY" -c "import sys, paddleseg_panoptic as p; assert p.__file__.startswith(sys.prefix), p.__file__"
-for tool in "$ROOT"/tools/*.py; do
+for tool in "$ROOT"/tools/[!_]*.py; do  # tools/_package.py is a helper, not a tool
   out=$("$PY" "$tool" --help 2>help.err) || { cat help.err; echo "[package] $tool --help failed"; exit 1; }
   echo "[package] $(basename "$tool") --help: $(echo "$out" | head -n 1)"
 done
