@@ -2,7 +2,6 @@
 curves PNG), the weight average (--use_ema) and the precision options, through the training
 loop's Python API on a tiny model, the toy validation set and real subprocesses."""
 import glob
-import importlib.util
 import json
 import os
 import sys
@@ -24,7 +23,6 @@ from paddleseg_panoptic.utils import visualize as vis
 from test_train_loop import LOSS, NaNOnCall, Synthetic, TinyPanoptic
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLOT_TOOL = os.path.join(REPO, "tools", "plot_log.py")
 # Fields of a record that depend on the wall clock, not on the computation.
 TIMED = ("time", "seconds", "batch_cost", "reader_cost", "ips")
 
@@ -136,12 +134,10 @@ def test_visualdl_scalar_tags_and_validation_pictures(straight, toy_cityscapes_r
             assert all(p.shape == image.shape for p in pictures), name
 
 
-def test_plot_log_writes_a_png_from_a_real_run(straight, tmp_path, capsys):
+def test_plot_log_writes_a_png_from_a_real_run(straight, tmp_path, capsys, load_tool):
     # The tool's main() in this process (a subprocess would spend its time importing Paddle;
     # scripts/demo.sh runs it as a command).
-    spec = importlib.util.spec_from_file_location("plot_log_tool", PLOT_TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("plot_log")
     out = tmp_path / "curves.png"
     assert tool.main([str(straight), "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)

@@ -23,7 +23,6 @@ from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils import checkpoint as ckpt
 from paddleseg_panoptic.utils.device import set_device
 from paddleseg_panoptic.utils.distributed import get_rank, get_world_size, init_distributed
-from paddleseg_panoptic.utils.paths import check_output_dir
 
 __all__ = ["resolve_seed", "run_training"]
 
@@ -81,10 +80,6 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
         raise TrainingError(str(e)) from None
     cfg = Config(config, iters=iters, batch_size=batch_size, learning_rate=learning_rate,
                  opts=opts)
-    try:  # before anything is built: a bad folder must not cost a model build or a download
-        check_output_dir(save_dir, "--save_dir")
-    except ValueError as e:
-        raise TrainingError(str(e)) from None
     resume_dir = ckpt.resolve_resume_dir(resume_model, save_dir)
     if resume_model == "auto" and resume_dir is None:
         logger.info("--resume_model auto: no complete checkpoint in {}, starting from "

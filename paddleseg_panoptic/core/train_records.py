@@ -29,6 +29,9 @@ import uuid
 
 import paddle.distributed as dist
 
+from paddleseg_panoptic.core.train_guard import TrainingError
+from paddleseg_panoptic.utils.paths import check_output_dir
+
 __all__ = ["LOG_FILE", "METRICS_FILE", "run_log", "logged_to_save_dir", "MetricsLog",
            "read_metrics"]
 
@@ -123,13 +126,23 @@ def run_log(save_dir, rank=0):
 
 
 def logged_to_save_dir(function):
-    """Decorator: run ``function`` inside :func:`run_log` for its ``save_dir`` keyword
-    argument (or that argument's default), on this process's rank."""
+    """Decorator: check ``function``'s ``save_dir`` keyword argument (or that argument's
+    default) is a writable folder, then run ``function`` inside :func:`run_log` for it, on this
+    process's rank.
+
+    Raises:
+        TrainingError: ``save_dir`` is a file, cannot be created or is not writable.
+    """
     default = inspect.signature(function).parameters["save_dir"].default
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with run_log(kwargs.get("save_dir", default), dist.get_rank()):
+        save_dir = kwargs.get("save_dir", default)
+        try:  # before the log is opened: a bad folder is reported, not half made
+            check_output_dir(save_dir, "--save_dir")
+        except ValueError as e:
+            raise TrainingError(str(e)) from None
+        with run_log(save_dir, dist.get_rank()):
             return function(*args, **kwargs)
     return wrapper
 
