@@ -2,7 +2,8 @@
 
 ``toy_cityscapes_root`` (session scope): path (str) of a tiny synthetic Cityscapes made once per
 test session by ``paddleseg_panoptic.datasets.toy_cityscapes.make_toy_cityscapes`` (the code
-behind ``tools/make_toy_cityscapes.py``): 4 train + 2 val images of 128x256 (H x W), seed 0,
+behind ``tools/make_toy_cityscapes.py``) in its default ``"easy"`` style (one colour per class,
+outlined instances): 4 train + 2 val images of 128x256 (H x W), seed 0,
 cities aachen/bremen (train) and frankfurt (val), already converted to panoptic train ids::
 
     {root}/leftImg8bit/{train,val}/{city}/{city}_{seq:06d}_000019_leftImg8bit.png

@@ -218,3 +218,20 @@ def test_toy_config_builds_a_small_model():
     outputs = model(paddle.zeros([1, 3, 65, 129]))
     assert [list(o.shape) for o in outputs] == [[1, 19, 65, 129], [1, 1, 65, 129],
                                                 [1, 2, 65, 129]]
+
+
+def test_warmup_then_polynomial_decay_ending_at_end_lr(tmp_path):
+    iters, warmup, value, start = 10, 4, 0.1, 0.02
+    path = write(tmp_path, "warm.yml", "iters: {}\nlearning_rate: {{value: {}, warmup_iters: {}, "
+                 "warmup_start_lr: {}}}\n".format(iters, value, warmup, start))
+    sched = Config(path).lr_scheduler
+    seen = []
+    for _ in range(iters + 1):
+        seen.append(sched.get_lr())
+        sched.step()
+    expected = [start + (value - start) * i / warmup for i in range(warmup)]
+    expected += [value * (1 - i / (iters - warmup)) ** 0.9 for i in range(iters - warmup + 1)]
+    assert seen == pytest.approx(expected, rel=1e-6, abs=1e-12)
+    # A warm-up as long as the run (a short --iters) leaves one iteration to the decay.
+    short = Config(path, iters=3).lr_scheduler
+    assert short.warmup_steps == 2 and short.learning_rate.decay_steps == 1

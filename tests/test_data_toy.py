@@ -119,3 +119,72 @@ def test_tool_runs_from_the_repository_root(tmp_path):
     assert "1 train images" in result.stdout
     assert os.path.isfile(os.path.join(out, "gtFine", "cityscapes_panoptic_train_trainId.json"))
     assert not os.path.exists(os.path.join(out, "gtFine", "cityscapes_panoptic_val_trainId.json"))
+
+
+def _scenes(style, count, height=96, width=192, seed=0):
+    from paddleseg_panoptic.datasets.toy_cityscapes import make_scene, render_image
+
+    out = []
+    for i in range(count):
+        rng = np.random.default_rng([seed, i])
+        label, instance = make_scene(rng, height, width, style)
+        out.append((label, instance, render_image(rng, label, instance, style)))
+    return out
+
+
+def _colour_only_accuracy(train, test):
+    """Pixel accuracy of the best rule that looks at one pixel's colour only: each colour
+    (quantised to 8 levels per channel) gets the label id seen most often with it."""
+    def codes(image):
+        q = image.astype(np.int64) // 32
+        return (q[..., 0] * 64 + q[..., 1] * 8 + q[..., 2]).ravel()
+
+    table = np.zeros((512, 256), dtype=np.int64)
+    for label, _, image in train:
+        np.add.at(table, (codes(image), label.ravel()), 1)
+    guess = table.argmax(axis=1)
+    hits = [guess[codes(image)] == label.ravel() for label, _, image in test]
+    return float(np.concatenate(hits).mean())
+
+
+def test_hard_scenes_are_not_separable_by_colour():
+    # A rule fitted on colour alone, scored on other scenes of the same style.
+    easy = _colour_only_accuracy(_scenes("easy", 6), _scenes("easy", 4, seed=1))
+    hard = _colour_only_accuracy(_scenes("hard", 6), _scenes("hard", 4, seed=1))
+    assert easy > 0.85 and hard < 0.6, (easy, hard)
+
+
+def test_hard_scenes_vary_colour_within_a_class_and_overlap_things():
+    means, overlapping = [], 0
+    for label, instance, image in _scenes("hard", 8):
+        cars = [i for i in np.unique(instance) if i // 1000 == 26]  # car label id
+        means += [image[instance == i].mean(axis=0) for i in cars]
+        for i in np.unique(instance[instance >= 1000]):
+            ys, xs = np.nonzero(instance == i)
+            box = instance[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+            overlapping += bool(((box >= 1000) & (box != i)).any())
+    assert len(means) >= 4 and np.std(means, axis=0).mean() > 25  # not one car colour
+    assert overlapping >= 4  # groups: instances in front of others
+
+
+def test_hard_style_files_follow_the_conventions(tmp_path):
+    from cityscapesscripts.helpers.labels import id2label
+
+    make_toy_cityscapes(str(tmp_path), num_train=2, num_val=1, height=64, width=128,
+                        style="hard")
+    for gt in glob.glob(os.path.join(str(tmp_path), "gtFine", "*", "*", "*_instanceIds.png")):
+        inst = np.array(Image.open(gt)).astype(np.int64)
+        label = np.array(Image.open(gt.replace("instanceIds", "labelIds")))
+        np.testing.assert_array_equal(np.where(inst >= 1000, inst // 1000, inst), label)
+        assert all(id2label[int(i // 1000)].hasInstances for i in np.unique(inst[inst >= 1000]))
+
+
+def test_easy_is_the_default_style_and_bad_styles_are_refused(tmp_path):
+    kwargs = dict(num_train=1, num_val=1, height=40, width=64, seed=2)
+    make_toy_cityscapes(str(tmp_path / "default"), **kwargs)
+    make_toy_cityscapes(str(tmp_path / "easy"), style="easy", **kwargs)
+    make_toy_cityscapes(str(tmp_path / "hard"), style="hard", **kwargs)
+    default, easy, hard = (digest(str(tmp_path / n)) for n in ("default", "easy", "hard"))
+    assert default == easy and set(hard) == set(easy) and hard != easy
+    with pytest.raises(ValueError, match="unknown toy style 'medium'"):
+        make_toy_cityscapes(str(tmp_path / "x"), style="medium", **kwargs)

@@ -317,7 +317,12 @@ class Config:
     # ------------------------------------------------------------------ optimisation
     @property
     def lr_scheduler(self):
-        """paddle.optimizer.lr.PolynomialDecay over ``iters`` steps (one step per iteration)."""
+        """paddle.optimizer.lr.PolynomialDecay over ``iters`` steps (one step per iteration).
+
+        With ``learning_rate.warmup_iters: W`` > 0, the first W iterations raise the rate
+        linearly from ``learning_rate.warmup_start_lr`` (default 0) towards ``value``
+        (``paddle.optimizer.lr.LinearWarmup``), and the polynomial decay takes the remaining
+        ``iters - W``, so the run still ends at ``end_lr``. W is at most ``iters - 1``."""
         if "lr_scheduler" not in self._cache:
             self._cache["lr_scheduler"] = self._build_lr_scheduler()
         return self._cache["lr_scheduler"]
@@ -339,8 +344,18 @@ class Config:
         if decay:
             raise ConfigError("{}: unknown keys in `learning_rate.decay`: {} (accepted: type, "
                               "power, end_lr)".format(self.path, sorted(decay)))
-        return paddle.optimizer.lr.PolynomialDecay(
-            learning_rate=value, decay_steps=self.iters, end_lr=end_lr, power=power)
+        warmup = _number(lr.get("warmup_iters", 0), "learning_rate.warmup_iters", self.path,
+                         int)
+        warmup = min(warmup, self.iters - 1)  # short runs (--iters) keep a decay step
+        if warmup <= 0:
+            return paddle.optimizer.lr.PolynomialDecay(
+                learning_rate=value, decay_steps=self.iters, end_lr=end_lr, power=power)
+        start = _number(lr.get("warmup_start_lr", 0.0), "learning_rate.warmup_start_lr",
+                        self.path)
+        poly = paddle.optimizer.lr.PolynomialDecay(
+            learning_rate=value, decay_steps=self.iters - warmup, end_lr=end_lr, power=power)
+        return paddle.optimizer.lr.LinearWarmup(poly, warmup_steps=warmup, start_lr=start,
+                                                end_lr=value)
 
     def build_optimizer(self, parameters):
         """Optimizer over ``parameters`` (a model or a parameter list) with ``lr_scheduler``.

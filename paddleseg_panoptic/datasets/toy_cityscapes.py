@@ -14,9 +14,12 @@ cityscapesScripts' own panoptic conversion, as real users do, which writes
 
 Scenes: sky, buildings, vegetation, road and sidewalk bands; poles, signs, lights, fences and
 terrain; several instances of several thing classes, nearer ones occluding farther ones, some
-cut by the image border; crowd groups; void (ego vehicle, static and dynamic objects). Every
-class has its own colour and texture in the image and instances get dark outlines, so a tiny
-model can learn them. Output is a pure function of the arguments (one RNG per image).
+cut by the image border; crowd groups; void (ego vehicle, static and dynamic objects). Two
+styles: ``"easy"`` gives every class its own colour and texture and instances dark outlines,
+so colour alone tells the classes apart (the unit tests' scenes; its output never changes);
+``"hard"`` draws colours per region and per instance from overlapping ranges, textures from a
+bank shared by all classes, groups of overlapping instances with parts, shadows and lighting.
+Output is a pure function of the arguments (one RNG per image).
 """
 import os
 
@@ -26,6 +29,7 @@ from cityscapesscripts.helpers.labels import labels, name2label
 
 from paddleseg_panoptic.datasets.prepare import convert_to_panoptic
 
+STYLES = ("easy", "hard")
 CITIES = {"train": ("aachen", "bremen"), "val": ("frankfurt",), "test": ("berlin",)}
 
 # Image colour (RGB) and texture (period in px, angle in degrees) per label name: well-separated
@@ -99,13 +103,77 @@ def _thing_mask(shape, name, x0, y1, h, w):
     return mask.astype(bool)
 
 
-def make_scene(rng, height, width):
+def _check_style(style):
+    if style not in STYLES:
+        raise ValueError("unknown toy style {!r} (choose from {})".format(style, STYLES))
+
+
+def _size_at(height, horizon, y1, j):
+    """Height and width in pixels of thing class ``THINGS[j]`` standing at row ``y1``:
+    perspective makes objects grow linearly with their distance below the horizon."""
+    scale = (y1 - horizon) / max(height - horizon, 1) + 0.05
+    h = THINGS[j][1] * height * scale
+    return h, h * THINGS[j][2]
+
+
+def _thing_frequencies():
+    freq = [t[3] for t in THINGS]
+    return np.array(freq, dtype=float) / sum(freq)
+
+
+def _easy_objects(rng, height, width, horizon):
+    """6-12 things anywhere below the horizon, yielded as ``(y1, j, crowd, h, w, x0)`` far to
+    near; each position is drawn when the caller asks for the object (after painting the one
+    before), the order of random draws that the easy scenes have always had."""
+    prob = _thing_frequencies()
+    objects = []
+    for _ in range(int(rng.integers(6, 13))):
+        j = int(rng.choice(len(THINGS), p=prob))
+        y1 = int(horizon + (height - horizon) * rng.uniform(0.08, 1.0) ** 0.8)
+        objects.append((y1, j, bool(rng.random() < 0.12)))
+    objects.sort()
+    for y1, j, crowd in objects:
+        h, w = _size_at(height, horizon, y1, j)
+        x0 = rng.uniform(-w * 0.6, width - w * 0.4)  # may stick out on either side
+        yield y1, j, crowd, h, w, x0
+
+
+def _hard_objects(rng, height, width, horizon):
+    """2-5 groups of 1-3 things in the nearer part of the ground; members of a group stand
+    side by side and partly overlap (the nearer one in front), like parked cars or people
+    walking together. ``(y1, j, crowd, h, w, x0)`` far to near."""
+    prob = _thing_frequencies()
+    objects = []
+    for _ in range(int(rng.integers(2, 6))):
+        j = int(rng.choice(len(THINGS), p=prob))
+        y1 = horizon + (height - horizon) * rng.uniform(0.3, 1.0)
+        crowd = bool(rng.random() < 0.1)
+        h, w = _size_at(height, horizon, y1, j)
+        x0 = rng.uniform(-w * 0.4, width - w * 0.6)
+        step = rng.choice((-1, 1)) * w * rng.uniform(0.5, 0.85)
+        for m in range(1 if crowd else int(rng.integers(1, 4))):
+            y = y1 + m * (height - horizon) * rng.uniform(0.0, 0.06)
+            hm, wm = _size_at(height, horizon, y, j)
+            objects.append((int(min(y, height - 1)), j, crowd, hm, wm, x0 + m * step))
+    objects.sort(key=lambda o: o[0])
+    return objects
+
+
+def make_scene(rng, height, width, style="easy"):
     """Draws one scene.
+
+    Args:
+        rng (np.random.Generator): the only source of randomness.
+        height (int), width (int): size in pixels.
+        style (str): ``"easy"`` (6-12 things of every size, the original scenes) or
+            ``"hard"`` (3-9 larger things, often in overlapping rows: parked cars, groups of
+            people).
 
     Returns:
         tuple: ``label_ids`` [H, W] uint8 Cityscapes label ids and ``instance_ids`` [H, W]
         int32 Cityscapes instance ids.
     """
+    _check_style(style)
     c = _Canvas(height, width)
     rows = np.arange(height)[:, None]
     cols = np.arange(width)[None, :]
@@ -155,19 +223,12 @@ def make_scene(rng, height, width):
                 "static" if rng.random() < 0.5 else "dynamic")
 
     # Things, far to near so that nearer ones occlude; some crowd groups; some cut by borders.
-    names, sizes, ratios, freq = zip(*THINGS)
-    prob = np.array(freq, dtype=float) / sum(freq)
-    objects = []
-    for _ in range(int(rng.integers(6, 13))):
-        j = int(rng.choice(len(names), p=prob))
-        y1 = int(horizon + (height - horizon) * rng.uniform(0.08, 1.0) ** 0.8)
-        objects.append((y1, j, bool(rng.random() < 0.12)))
-    objects.sort()
-    for y1, j, crowd in objects:
-        scale = (y1 - horizon) / max(height - horizon, 1) + 0.05
-        h = sizes[j] * height * scale
-        w = h * ratios[j]
-        x0 = rng.uniform(-w * 0.6, width - w * 0.4)  # may stick out on either side
+    if style == "easy":
+        objects = _easy_objects(rng, height, width, horizon)
+    else:
+        objects = _hard_objects(rng, height, width, horizon)
+    names = [name for name, _, _, _ in THINGS]
+    for y1, j, crowd, h, w, x0 in objects:
         if crowd:  # a group whose members cannot be told apart: one region, no instance
             mask = np.zeros((height, width), dtype=bool)
             for m in range(int(rng.integers(3, 6))):
@@ -181,12 +242,19 @@ def make_scene(rng, height, width):
     return c.label, c.instance
 
 
-def render_image(rng, label_ids, instance_ids):
-    """Colours a scene: class colour and texture, per-instance shade, dark outlines, noise.
+def render_image(rng, label_ids, instance_ids, style="easy"):
+    """Colours a scene.
+
+    ``"easy"``: one colour and stripe texture per class, a per-instance shade, dark instance
+    outlines, noise; colour alone tells the classes apart. ``"hard"``: see
+    :func:`_render_hard`.
 
     Returns:
         np.ndarray: ``[H, W, 3]`` uint8 RGB image.
     """
+    _check_style(style)
+    if style == "hard":
+        return _render_hard(rng, label_ids, instance_ids)
     height, width = label_ids.shape
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     image = np.zeros((height, width, 3), dtype=np.float32)
@@ -207,13 +275,105 @@ def render_image(rng, label_ids, instance_ids):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
+# Hard style: every region draws its colour from a wide range around its class's typical
+# colour (RGB centre, spread) - ranges overlap between classes - and its texture from one bank
+# shared by all classes. Things draw from their own (wider) ranges per instance and have parts.
+HARD_COLOURS = {
+    "road": ((95, 95, 100), 45), "sidewalk": ((150, 140, 140), 60),
+    "building": ((140, 120, 110), 90), "wall": ((160, 150, 130), 70),
+    "fence": ((130, 130, 110), 70), "pole": ((130, 130, 130), 60),
+    "traffic light": ((80, 80, 60), 60), "traffic sign": ((200, 180, 60), 90),
+    "vegetation": ((70, 120, 60), 50), "terrain": ((120, 140, 80), 60),
+    "sky": ((150, 180, 220), 50), "ego vehicle": ((40, 40, 40), 30),
+    "static": ((110, 100, 90), 80), "dynamic": ((110, 90, 70), 80),
+}
+THING_COLOUR_SPREAD = 120  # around mid-grey: any colour, as cars and clothes come
+WINDOW_COLOUR = (50, 60, 75)  # vehicle windows and tyres: dark in every class
+SKIN_COLOURS = ((230, 190, 160), (190, 140, 100), (120, 80, 60))
+
+
+def _texture(rng, yy, xx):
+    """One texture from the shared bank, values about in [-1, 1] over the ``yy``/``xx``
+    grid: stripes, checks, blotches or a smooth ramp, with random scale and direction."""
+    kind = int(rng.integers(0, 4))
+    period = rng.uniform(4, 32)
+    theta = rng.uniform(0, np.pi)
+    u = xx * np.cos(theta) + yy * np.sin(theta)
+    if kind == 0:
+        return np.sin(2 * np.pi * u / period)
+    if kind == 1:
+        v = -xx * np.sin(theta) + yy * np.cos(theta)
+        return np.sign(np.sin(2 * np.pi * u / period) * np.sin(2 * np.pi * v / period))
+    if kind == 2:
+        h, w = yy.shape
+        cells = rng.uniform(-1, 1, (max(int(h / period), 1) + 1, max(int(w / period), 1) + 1))
+        return cv2.resize(cells.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    return 2 * (u - u.min()) / max(float(np.ptp(u)), 1.0) - 1
+
+
+def _colour_near(rng, centre, spread):
+    return np.clip(np.asarray(centre, dtype=np.float32) + rng.uniform(-spread, spread, 3),
+                   10, 245)
+
+
+def _paint_region(rng, image, mask, colour, yy, xx):
+    strength = rng.uniform(0.05, 0.3)
+    image[mask] = colour * (1 + strength * _texture(rng, yy, xx)[mask][:, None])
+
+
+def _render_hard(rng, label_ids, instance_ids):
+    """Colours a scene so that colour does not give the class away: per-region colours drawn
+    from overlapping ranges, textures shared by all classes, per-instance colours with parts
+    (vehicle windows and tyres, heads, shirts and trousers), cast shadows, a light gradient
+    over the image, global gain, blur and noise; no outlines."""
+    height, width = label_ids.shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    image = np.zeros((height, width, 3), dtype=np.float32)
+    for lid in np.unique(label_ids):
+        name = labels[[l.id for l in labels].index(int(lid))].name
+        centre, spread = HARD_COLOURS.get(name, ((128, 128, 128), THING_COLOUR_SPREAD))
+        mask = (label_ids == lid) & (instance_ids < 1000)
+        if mask.any():  # stuff, void and crowd groups: one colour and texture per class
+            _paint_region(rng, image, mask, _colour_near(rng, centre, spread), yy, xx)
+    for iid in np.unique(instance_ids[instance_ids >= 1000]):
+        mask = instance_ids == iid
+        _paint_region(rng, image, mask, _colour_near(rng, (128, 128, 128),
+                                                     THING_COLOUR_SPREAD), yy, xx)
+        rows = np.nonzero(mask.any(axis=1))[0]
+        top, bottom = rows[0], rows[-1] + 1
+        frac = (yy - top) / max(bottom - top, 1)
+        name = labels[[l.id for l in labels].index(int(iid // 1000))].name
+        if name in ("person", "rider"):
+            skin = np.asarray(SKIN_COLOURS[int(rng.integers(0, 3))], dtype=np.float32)
+            image[mask & (frac < 0.2)] = skin
+            legs = mask & (frac > 0.66)
+            image[legs] = _colour_near(rng, (80, 80, 90), 60)
+        else:
+            image[mask & (frac < 0.4)] = _colour_near(rng, WINDOW_COLOUR, 20)
+            image[mask & (frac > 0.88)] = _colour_near(rng, WINDOW_COLOUR, 15) * 0.5
+        # A shadow on the ground just below the object.
+        cols = np.nonzero(mask[bottom - 1])[0]
+        if cols.size and bottom < height:
+            shadow = np.zeros((height, width), dtype=np.uint8)
+            cv2.ellipse(shadow, (int(cols.mean()), int(bottom)),
+                        (max(int(cols.size * 0.6), 2), max(int((bottom - top) * 0.06), 1)),
+                        0, 0, 360, 1, -1)
+            image[(shadow > 0) & (instance_ids < 1000)] *= 0.6
+    theta = rng.uniform(0, 2 * np.pi)
+    ramp = (xx * np.cos(theta) + yy * np.sin(theta)) / max(height, width)
+    image *= (rng.uniform(0.7, 1.2) * (1 + rng.uniform(0.1, 0.4) * ramp))[:, :, None]
+    image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.0))
+    image += rng.normal(0.0, rng.uniform(3.0, 10.0), image.shape).astype(np.float32)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
 def _write_png(path, array):
     if not cv2.imwrite(path, array):
         raise OSError("could not write {}".format(path))
 
 
 def make_toy_cityscapes(out, num_train=48, num_val=12, height=256, width=512, seed=0,
-                        quiet=True):
+                        quiet=True, style="easy"):
     """Writes a synthetic Cityscapes folder and its panoptic annotations.
 
     Args:
@@ -222,10 +382,13 @@ def make_toy_cityscapes(out, num_train=48, num_val=12, height=256, width=512, se
         height (int), width (int): image size in pixels.
         seed (int): the output is a pure function of all arguments.
         quiet (bool): swallow cityscapesScripts' progress output.
+        style (str): ``"easy"`` (classes told apart by colour; what the tests use) or
+            ``"hard"`` (see :func:`make_scene` and :func:`render_image`).
 
     Returns:
         dict: ``{split: number of images}`` for the splits written.
     """
+    _check_style(style)
     if height < 32 or width < 32:
         raise ValueError("toy images must be at least 32x32, got {}x{}".format(height, width))
     counts = {"train": int(num_train), "val": int(num_val)}
@@ -244,8 +407,8 @@ def make_toy_cityscapes(out, num_train=48, num_val=12, height=256, width=512, se
             city = cities[i % len(cities)]
             stem = "{}_{:06d}_{:06d}".format(city, i // len(cities), 19)
             rng = np.random.default_rng([seed, split_no, i])
-            label_ids, instance_ids = make_scene(rng, height, width)
-            image = render_image(rng, label_ids, instance_ids)
+            label_ids, instance_ids = make_scene(rng, height, width, style)
+            image = render_image(rng, label_ids, instance_ids, style)
             img_dir = os.path.join(out, "leftImg8bit", split, city)
             gt_dir = os.path.join(out, "gtFine", split, city)
             os.makedirs(img_dir, exist_ok=True)
