@@ -32,14 +32,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import paddle  # noqa: E402
-
 from paddleseg_panoptic.postprocess import (find_instance_center,  # noqa: E402
                                             get_instance_segmentation,
                                             merge_semantic_and_instance, panoptic_postprocess,
                                             reference)
 from paddleseg_panoptic.postprocess.grouping import _group_numpy  # noqa: E402
 from paddleseg_panoptic.postprocess.inference import _chain_paddle  # noqa: E402
+import paddle  # noqa: E402  (after the package, which imports cv2 first)
 from _results import result_path, write_json  # noqa: E402
 
 THINGS = list(range(11, 19))

@@ -16,9 +16,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import paddleseg_panoptic  # noqa: E402,F401  (imports cv2 before paddle)
 import paddle  # noqa: E402
-
-import paddleseg_panoptic  # noqa: E402,F401
 from paddleseg_panoptic.cvlibs import Config  # noqa: E402
 from paddleseg_panoptic.cvlibs.builder import build_object  # noqa: E402
 from _results import result_path, write_json  # noqa: E402

@@ -17,6 +17,9 @@ it as read-only: it is shared by every test of the session (copy it to change fi
 ``load_tool``: a function that imports ``tools/<name>.py`` as a module, the way
 ``python tools/<name>.py`` sees its folder (so its ``import _package`` works).
 """
+# Before any test module imports paddle: with Paddle 2.6, cv2 imported after paddle crashes on
+# PNG files (see paddleseg_panoptic/_opencv.py).
+import paddleseg_panoptic  # noqa: F401  isort: skip
 import importlib.util
 import os
 

@@ -6,11 +6,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from paddleseg_panoptic.core.evaluate import evaluate  # noqa: E402  (imports cv2 before paddle)
+from paddleseg_panoptic.evaluation.report import write_json  # noqa: E402
 import paddle  # noqa: E402
 
 from evaluation_toys import OracleModel, TinyDataset  # noqa: E402
-from paddleseg_panoptic.core.evaluate import evaluate  # noqa: E402
-from paddleseg_panoptic.evaluation.report import write_json  # noqa: E402
 
 
 def main(out_path):

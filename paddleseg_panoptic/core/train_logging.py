@@ -22,6 +22,8 @@ import numpy as np
 import paddle
 from paddleseg.utils import logger
 
+from paddleseg_panoptic.utils.device import accelerator_info
+
 __all__ = ["TrainLogger", "format_eta", "environment_info", "write_run_records",
            "EVAL_SCALARS"]
 
@@ -167,6 +169,7 @@ def environment_info(device, world_size, seed):
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "argv": sys.argv,
     }
+    info.update(accelerator_info())
     for module in ("paddleseg", "visualdl", "cv2"):
         try:
             info[module] = __import__(module).__version__

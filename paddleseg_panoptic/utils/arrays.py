@@ -30,11 +30,28 @@ def to_numpy(x):
     if is_tensor(x):
         if x.place.is_cpu_place():
             try:
-                return np.from_dlpack(x)
+                return np.from_dlpack(x if _TENSOR_HAS_DLPACK else _Capsule(x))
             except (TypeError, RuntimeError, BufferError, ValueError):
                 pass
         return x.numpy()
     return np.asarray(x)
+
+
+# Paddle 2.x tensors have no ``__dlpack__`` method, only ``paddle.utils.dlpack.to_dlpack``.
+_TENSOR_HAS_DLPACK = hasattr(paddle.Tensor, "__dlpack__")
+
+
+class _Capsule:
+    """A CPU Tensor's DLPack capsule in the form ``np.from_dlpack`` takes (Paddle 2.x)."""
+
+    def __init__(self, tensor):
+        self._capsule = paddle.utils.dlpack.to_dlpack(tensor)
+
+    def __dlpack__(self, stream=None):
+        return self._capsule
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU, device 0
 
 
 def to_tensor(x, like):
@@ -48,7 +65,8 @@ def to_tensor(x, like):
     x = np.ascontiguousarray(x)
     if like.place.is_cpu_place():
         try:
-            return paddle.utils.dlpack.from_dlpack(x)
+            # A capsule rather than the array: Paddle 2.x takes nothing else.
+            return paddle.utils.dlpack.from_dlpack(x.__dlpack__())
         except (TypeError, RuntimeError, BufferError, ValueError):
             pass
     return paddle.to_tensor(x, place=like.place)

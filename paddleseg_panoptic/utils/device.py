@@ -5,7 +5,7 @@ to it, so one function serves training, evaluation and prediction alike.
 """
 import paddle
 
-__all__ = ["DEVICES", "set_device"]
+__all__ = ["DEVICES", "set_device", "accelerator_info"]
 
 DEVICES = ("auto", "cpu", "gpu")
 
@@ -35,3 +35,18 @@ def set_device(device="auto"):
     else:
         paddle.set_device("gpu")
     return paddle.get_device()
+
+
+def accelerator_info():
+    """The CUDA and cuDNN versions of the Paddle build and the names of the GPUs it sees.
+
+    Returns:
+        dict: ``{'cuda_version': '12.3', 'cudnn_version': '9.0.0', 'gpus': ['NVIDIA H100 ...']}``
+        for a CUDA build (``gpus`` is empty when none is visible); ``{}`` for a CPU build.
+    """
+    if not paddle.device.is_compiled_with_cuda():
+        return {}
+    count = paddle.device.cuda.device_count()
+    return {"cuda_version": str(paddle.version.cuda()),
+            "cudnn_version": str(paddle.version.cudnn()),
+            "gpus": [paddle.device.cuda.get_device_name(i) for i in range(count)]}

@@ -32,7 +32,8 @@ def nonfinite_keys(state):
     tensors, bad = [], set()
     for name, value in state.items():
         if isinstance(value, paddle.Tensor):
-            if paddle.is_floating_point(value):
+            # An empty tensor is finite (and Paddle 2.6 refuses to sum one).
+            if paddle.is_floating_point(value) and 0 not in value.shape:
                 tensors.append((name, value))
         else:
             array = np.asarray(value)
