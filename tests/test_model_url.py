@@ -87,3 +87,17 @@ def test_missing_file_and_non_weights_are_clear_errors_and_not_cached(site):
         pass
     with pytest.raises(W.WeightsDownloadError, match="URLError"):
         W.download_weights(gone + "/run1/model.pdparams", progress=False, timeout=5)
+
+
+def test_export_downloads_url_weights_before_checking_them(site, tmp_path):
+    from paddleseg_panoptic.deploy.export import export_model
+    base, requests, cache = site
+    config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                          "quick_start", "panoptic_deeplab_resnet18_os32_toy.yml")
+    # The served file holds one tensor 'w': downloaded, then refused by the strict load.
+    with pytest.raises(ValueError, match="matches no parameter of PanopticDeepLab") as error:
+        export_model(config, base + "/run1/model.pdparams", str(tmp_path / "out"))
+    assert str(cache) in str(error.value)                # the downloaded copy was loaded
+    assert requests == ["/run1/model.pdparams"]
+    assert len(_cached_files(cache)) == 1
+    assert not (tmp_path / "out").exists()

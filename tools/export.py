@@ -23,8 +23,9 @@ def parse_args(argv=None):
                     "deploy.yaml (and model.onnx with --onnx) in --save_dir.")
     parser.add_argument("--config", required=True, help="model config (YAML)")
     parser.add_argument("--model_path", required=True,
-                        help="trained weights (.pdparams, or a folder holding model.pdparams); "
-                             "they must fit the config's model exactly")
+                        help="trained weights (.pdparams, a folder holding model.pdparams, or an "
+                             "http(s) URL downloaded once to the cache); they must fit the "
+                             "config's model exactly")
     parser.add_argument("--save_dir", default="./output/export",
                         help="output folder (default: %(default)s)")
     parser.add_argument("--input_shape", nargs=4, type=int, default=[-1, 3, -1, -1],

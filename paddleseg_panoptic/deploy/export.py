@@ -18,7 +18,7 @@ from paddleseg_panoptic.datasets.facts import DatasetFacts
 from paddleseg_panoptic.deploy import info as deploy_info
 from paddleseg_panoptic.deploy.info import DEPLOY_EXTRA_HINT, DeployError
 from paddleseg_panoptic.postprocess import defaults
-from paddleseg_panoptic.utils.weights import load_weights
+from paddleseg_panoptic.utils.weights import load_weights, resolve_model_path
 
 __all__ = ["export_model", "convert_to_onnx", "check_input_shape", "DEFAULT_OPSET"]
 
@@ -104,8 +104,9 @@ def export_model(config, model_path, save_dir, input_shape=(-1, 3, -1, -1), onnx
 
     Args:
         config (str): model config; ``opts`` are its overrides (``key.sub=value``).
-        model_path (str): trained weights (``.pdparams`` or a folder holding model.pdparams);
-            they must fit the model exactly.
+        model_path (str): trained weights (``.pdparams`` or a folder holding model.pdparams,
+            or an ``http(s)`` URL downloaded once to the cache); they must fit the model
+            exactly.
         input_shape (sequence[int]): ``[N, 3, H, W]``, -1 for a size known only at run time.
         onnx (bool): also write ``model.onnx`` (needs the ``deploy`` extra).
         opset (int): the lowest ONNX opset (see :func:`convert_to_onnx`).
@@ -122,6 +123,7 @@ def export_model(config, model_path, save_dir, input_shape=(-1, 3, -1, -1), onnx
     from paddleseg_panoptic.cvlibs.config import Config
 
     input_shape = check_input_shape(input_shape)
+    model_path = resolve_model_path(model_path)
     cfg = Config(config, opts=opts)
     facts = DatasetFacts.from_config(cfg)
     transforms = list((cfg.dic.get("val_dataset") or {}).get("transforms") or [])
