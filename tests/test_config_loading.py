@@ -189,3 +189,35 @@ def test_missing_or_invalid_required_value_is_named(tmp_path):
         Config(path, batch_size=0).batch_size
     with pytest.raises(ConfigError, match="batch_size.*number"):
         Config(path, opts="batch_size=two").batch_size   # a single string is one override
+
+
+def test_postprocess_section_defaults_values_and_errors(tmp_path):
+    from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
+
+    path = tmp_path / "c.yml"
+    path.write_text("batch_size: 1\n")
+    assert Config(str(path)).postprocess == {"threshold": THRESHOLD, "nms_kernel": NMS_KERNEL,
+                                             "top_k": TOP_K}
+    path.write_text("postprocess:\n  threshold: 0.3\n  top_k: 0\n")
+    assert Config(str(path)).postprocess == {"threshold": 0.3, "nms_kernel": NMS_KERNEL,
+                                             "top_k": None}
+    path.write_text("postprocess:\n  treshold: 0.3\n")
+    with pytest.raises(ConfigError, match="`postprocess` may only set threshold, nms_kernel, "
+                                          "top_k"):
+        Config(str(path)).postprocess
+    path.write_text("postprocess:\n  nms_kernel: big\n")
+    with pytest.raises(ConfigError, match="postprocess.nms_kernel"):
+        Config(str(path)).postprocess
+
+
+@pytest.mark.parametrize("tool", ["val", "train", "export"])
+def test_tools_take_postprocess_defaults_from_the_config(tmp_path, load_tool, tool):
+    path = tmp_path / "c.yml"
+    path.write_text("postprocess:\n  threshold: 0.3\n  nms_kernel: 11\n")
+    parse = load_tool(tool).parse_args
+    extra = ["--model_path", str(path)] if tool == "export" else []
+    args = parse(["--config", str(path)] + extra)
+    assert (args.threshold, args.nms_kernel, args.top_k) == (0.3, 11, 200)
+    args = parse(["--config", str(path), "--threshold", "0.5", "--opts",
+                  "postprocess.nms_kernel=5"] + extra)
+    assert (args.threshold, args.nms_kernel) == (0.5, 5)  # the command line wins

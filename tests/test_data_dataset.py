@@ -124,3 +124,24 @@ def test_default_collate_batches_the_dicts(toy_cityscapes_root):
     assert list(batch["image"].shape) == [2, 3, TOY_HEIGHT, TOY_WIDTH]
     assert list(batch["offset"].shape) == [2, 2, TOY_HEIGHT, TOY_WIDTH]
     assert batch["semantic"].dtype == paddle.int64
+
+
+
+def test_center_sigma_sets_the_width_of_the_centre_gaussians(toy_cityscapes_root):
+    def first_sample(**kwargs):
+        return CityscapesPanoptic([T.Normalize()], toy_cityscapes_root, mode="train",
+                                  **kwargs)[0]
+
+    default, narrow = first_sample(), first_sample(center_sigma=2)
+    for key in ("semantic", "offset", "center_weights", "offset_weights"):
+        np.testing.assert_array_equal(narrow[key], default[key])
+    # Each centre is a Gaussian peak of 1: two pixels to its side, exp(-2^2 / (2 sigma^2)).
+    peaks = np.argwhere(narrow["center"][0] == 1.0)
+    assert len(peaks) > 0
+    for y, x in peaks:
+        side = narrow["center"][0, y, [x - 2, x + 2]]
+        np.testing.assert_allclose(side, np.exp(-4 / (2 * 2.0 ** 2)), rtol=1e-6)
+        side = default["center"][0, y, [x - 2, x + 2]]
+        np.testing.assert_allclose(side, np.exp(-4 / (2 * 8.0 ** 2)), rtol=1e-6)
+    with pytest.raises(ValueError, match="center_sigma must be a positive"):
+        first_sample(center_sigma=0)

@@ -167,6 +167,21 @@ def test_hard_scenes_vary_colour_within_a_class_and_overlap_things():
     assert overlapping >= 4  # groups: instances in front of others
 
 
+def test_hard_scenes_draw_few_classes_and_no_thin_ones():
+    from cityscapesscripts.helpers.labels import name2label
+
+    from paddleseg_panoptic.datasets.toy_cityscapes import HARD_THINGS
+
+    labels = set()
+    for label, instance, _ in _scenes("hard", 12):
+        labels |= set(np.unique(label).tolist())
+        things = {int(i) // 1000 for i in np.unique(instance[instance >= 1000])}
+        assert things <= {name2label[n].id for n in HARD_THINGS}
+    thin = {name2label[n].id for n in ("pole", "traffic sign", "traffic light", "fence", "wall")}
+    assert not labels & thin
+    assert {name2label[n].id for n in ("car", "person", "road", "sky", "building")} <= labels
+
+
 def test_hard_style_files_follow_the_conventions(tmp_path):
     from cityscapesscripts.helpers.labels import id2label
 

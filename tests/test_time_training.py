@@ -39,6 +39,24 @@ def test_tool_times_a_probe_and_writes_the_plan(toy_cityscapes_root, tmp_path):
     assert plan.read_text() == "1\n"
 
 
+def test_two_processes_plan_once(toy_cityscapes_root, tmp_path):
+    # As scripts/demo.sh plans a run of one process per core: every process trains the
+    # probe, the first one alone prints and writes the plan.
+    plan = tmp_path / "iters.txt"
+    proc = subprocess.run(
+        [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+         "--log_dir", str(tmp_path / "launch"), TOOL, "--config", CONFIG, "--device", "cpu",
+         "--iters", "50", "--time_budget", "0.0001", "--probe_iters", "2",
+         "--iters_file", str(plan), "--opts", "train_dataset.dataset_root=" + toy_cityscapes_root,
+         "train_dataset.transforms.1.crop_size=[65,33]", "batch_size=1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert plan.read_text() == "1\n"
+    logs = [(tmp_path / "launch" / "workerlog.{}".format(r)).read_text() for r in (0, 1)]
+    assert "batch size 1 x 2 process(es)" in logs[0]
+    assert logs[0].count("Planned: 1 iterations") == 1 and "Planned:" not in logs[1]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--probe_iters", "1"], "--probe_iters must be at least 2"),
     (["--time_budget", "0"], "--time_budget must be positive"),
@@ -58,7 +76,10 @@ def test_demo_script_documents_and_checks_its_arguments():
     bad = subprocess.run(["bash", demo, "--budget", "3"], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 2 and "unknown argument --budget" in bad.stderr
-    assert "--style easy|hard" in usage.stdout
+    assert "--style hard|easy" in usage.stdout and "--nproc P" in usage.stdout
     style = subprocess.run(["bash", demo, "--style", "medium"], capture_output=True, text=True,
                            timeout=60)
-    assert style.returncode == 2 and "--style must be easy or hard, got medium" in style.stderr
+    assert style.returncode == 2 and "--style must be hard or easy, got medium" in style.stderr
+    nproc = subprocess.run(["bash", demo, "--nproc", "3"], capture_output=True, text=True,
+                           timeout=60)
+    assert nproc.returncode == 2 and "--nproc must be 1, 2, 4 or 8" in nproc.stderr

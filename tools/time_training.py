@@ -10,7 +10,11 @@ in MIN minutes (never more than ``--iters``, default the config's ``iters``).
 
 The planned count is printed and, with ``--iters_file``, written there alone (for scripts:
 ``tools/train.py --iters $(cat plan.txt)``). The estimate holds while the machine's load stays
-as it was during the probe.
+as it was during the probe. To plan a multi-process run, start the probe the same way:
+
+    python -m paddle.distributed.launch --nproc_per_node 2 tools/time_training.py ...
+
+(every process trains; the first one prints and writes the plan).
 """
 import argparse
 import sys
@@ -22,6 +26,7 @@ from paddleseg_panoptic.core.train_plan import plan_iters, probe_training
 from paddleseg_panoptic.cvlibs.builder import ConfigError
 from paddleseg_panoptic.cvlibs.config import Config
 from paddleseg_panoptic.utils import cli
+from paddleseg_panoptic.utils.distributed import get_rank
 
 
 def parse_args(argv=None):
@@ -64,6 +69,8 @@ def main(argv=None):
         sys.exit("error: {}".format(e))
     per_iter = probe["seconds_per_iter"]
     iters = plan_iters(per_iter, wanted, args.time_budget)
+    if get_rank() != 0:
+        return iters
     print("Timed {} iterations: {:.2f} s each (probe: {:.0f} s wall, {:.0f} s CPU of this "
           "process).".format(probe["iterations"], per_iter, probe["wall_s"], probe["cpu_s"]))
     if iters < wanted:

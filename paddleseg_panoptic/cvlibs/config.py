@@ -16,9 +16,13 @@ import yaml
 from paddleseg.utils import logger
 
 from paddleseg_panoptic.cvlibs.builder import ConfigError, build_object, lookup_component
+from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 
 KNOWN_TOP_LEVEL_KEYS = ("batch_size", "iters", "model", "train_dataset", "val_dataset",
-                        "optimizer", "learning_rate", "loss", "export", "test_config")
+                        "optimizer", "learning_rate", "loss", "export", "test_config",
+                        "postprocess")
+
+POSTPROCESS_DEFAULTS = {"threshold": THRESHOLD, "nms_kernel": NMS_KERNEL, "top_k": TOP_K}
 
 
 def _read_yaml(path, named_by=None):
@@ -405,6 +409,26 @@ class Config:
                 "coef": [_number(c, "loss.coef.{}".format(i), self.path)
                          for i, c in enumerate(coef)]}
         return self._cache["loss"]
+
+    @property
+    def postprocess(self):
+        """dict: ``threshold``, ``nms_kernel`` and ``top_k`` (None: no limit) of centre finding:
+        the config's ``postprocess`` section, the package defaults for what it leaves out.
+        The tools use them unless ``--threshold`` / ``--nms_kernel`` / ``--top_k`` are given."""
+        spec = self._dic.get("postprocess") or {}
+        if not isinstance(spec, dict) or set(spec) - set(POSTPROCESS_DEFAULTS):
+            raise ConfigError("{}: `postprocess` may only set {}, got {!r}".format(
+                self.path, ", ".join(POSTPROCESS_DEFAULTS), spec))
+        out = dict(POSTPROCESS_DEFAULTS)
+        if spec.get("threshold") is not None:
+            out["threshold"] = _number(spec["threshold"], "postprocess.threshold", self.path)
+        if spec.get("nms_kernel") is not None:
+            out["nms_kernel"] = _number(spec["nms_kernel"], "postprocess.nms_kernel", self.path,
+                                        int)
+        if spec.get("top_k") is not None:
+            top_k = _number(spec["top_k"], "postprocess.top_k", self.path, int)
+            out["top_k"] = top_k if top_k > 0 else None
+        return out
 
     # ------------------------------------------------------------------ output
     def dump(self, path):

@@ -3,7 +3,7 @@ import os
 
 from paddleseg_panoptic.cvlibs.manager import DATASETS, register
 from paddleseg_panoptic.datasets import meta
-from paddleseg_panoptic.datasets.panoptic import PanopticDataset, check_mode
+from paddleseg_panoptic.datasets.panoptic import CENTER_SIGMA, PanopticDataset, check_mode
 from paddleseg_panoptic.datasets.prepare import how_to_make, panoptic_json_path, panoptic_png_dir
 from paddleseg_panoptic.transforms.raw_labels import raw_instance, raw_panoptic, raw_semantic
 
@@ -30,8 +30,8 @@ class CityscapesPanoptic(PanopticDataset):
         transforms (list): paddleseg transform objects (see :class:`PanopticDataset`).
         dataset_root (str): Cityscapes folder.
         mode (str): ``'train'`` or ``'val'``.
-        ignore_stuff_in_offset, small_instance_area, small_instance_weight, stuff_area: see
-            :class:`PanopticDataset`.
+        ignore_stuff_in_offset, small_instance_area, small_instance_weight, stuff_area,
+            center_sigma: see :class:`PanopticDataset`.
     """
     NUM_CLASSES = meta.NUM_CLASSES
     IGNORE_INDEX = meta.IGNORE_INDEX
@@ -42,7 +42,8 @@ class CityscapesPanoptic(PanopticDataset):
     category_ids = list(range(meta.NUM_CLASSES))
 
     def __init__(self, transforms, dataset_root, mode="train", ignore_stuff_in_offset=False,
-                 small_instance_area=0, small_instance_weight=1, stuff_area=meta.STUFF_AREA):
+                 small_instance_area=0, small_instance_weight=1, stuff_area=meta.STUFF_AREA,
+                 center_sigma=CENTER_SIGMA):
         mode = check_mode(mode)
         super().__init__(
             transforms, dataset_root,
@@ -52,7 +53,7 @@ class CityscapesPanoptic(PanopticDataset):
             mode=mode, ignore_stuff_in_offset=ignore_stuff_in_offset,
             small_instance_area=small_instance_area,
             small_instance_weight=small_instance_weight, stuff_area=stuff_area,
-            label_divisor=meta.LABEL_DIVISOR)
+            label_divisor=meta.LABEL_DIVISOR, center_sigma=center_sigma)
         self.num_classes = self.NUM_CLASSES
 
     @classmethod

@@ -37,6 +37,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 IGNORE_INDEX = 255       # semantic value of void pixels (train ids stay below it)
 LABEL_DIVISOR = 1000     # panoptic value = train id * LABEL_DIVISOR + instance number
 STUFF_AREA = 2048        # smallest stuff segment kept by post-processing, pixels
+CENTER_SIGMA = 8         # standard deviation of the centre heatmap's Gaussians, pixels
 
 
 def read_rgb(path, what="image"):
@@ -194,13 +195,19 @@ class PanopticDataset(paddle.io.Dataset):
         stuff_area (int): minimum stuff area used by post-processing.
         label_divisor (int): panoptic value = train id * label_divisor + instance number; must
             exceed the number of instances in any image.
+        center_sigma (float): standard deviation, in pixels of the (augmented) training
+            sample, of the Gaussian drawn at each instance centre in the ``center`` target
+            (default 8, for Cityscapes-sized images; scale it with the image size).
     """
     IGNORE_INDEX = IGNORE_INDEX
 
     def __init__(self, transforms, dataset_root, json_path, image_dir, label_dir, mode="train",
                  ignore_stuff_in_offset=False, small_instance_area=0, small_instance_weight=1,
-                 stuff_area=STUFF_AREA, label_divisor=LABEL_DIVISOR):
+                 stuff_area=STUFF_AREA, label_divisor=LABEL_DIVISOR, center_sigma=CENTER_SIGMA):
         mode = check_mode(mode)
+        if not float(center_sigma) > 0:
+            raise ValueError("center_sigma must be a positive number of pixels, got {!r}".format(
+                center_sigma))
         if transforms is None or not isinstance(transforms, (list, tuple)):
             raise TypeError("transforms must be a list of transform objects, got {!r}".format(
                 transforms))
@@ -221,7 +228,7 @@ class PanopticDataset(paddle.io.Dataset):
         self.records = self._load_records(data)
         self.file_list = [[r["image_path"], r["label_path"]] for r in self.records]
         self.target_generator = PanopticTargetGenerator(
-            self.IGNORE_INDEX, self.rgb2id, self.thing_list, sigma=8,
+            self.IGNORE_INDEX, self.rgb2id, self.thing_list, sigma=float(center_sigma),
             ignore_stuff_in_offset=ignore_stuff_in_offset,
             small_instance_area=small_instance_area,
             small_instance_weight=small_instance_weight)

@@ -12,7 +12,7 @@ import os
 
 SPLITS = ("train", "val", "test")
 PREPARE_COMMAND = "python tools/prepare_cityscapes.py --root {root}"
-TOY_COMMAND = "python tools/make_toy_cityscapes.py --out {root}"
+TOY_COMMAND = "python tools/make_toy_cityscapes.py --out {root} --preset toy|demo"
 
 
 def panoptic_json_path(root, split):

@@ -12,13 +12,21 @@ with the label definitions of ``cityscapesscripts.helpers.labels`` (instance ids
 cityscapesScripts' own panoptic conversion, as real users do, which writes
 ``gtFine/cityscapes_panoptic_{split}_trainId.json`` and its PNG folder.
 
-Scenes: sky, buildings, vegetation, road and sidewalk bands; poles, signs, lights, fences and
-terrain; several instances of several thing classes, nearer ones occluding farther ones, some
-cut by the image border; crowd groups; void (ego vehicle, static and dynamic objects). Two
-styles: ``"easy"`` gives every class its own colour and texture and instances dark outlines,
-so colour alone tells the classes apart (the unit tests' scenes; its output never changes);
-``"hard"`` draws colours per region and per instance from overlapping ranges, textures from a
-bank shared by all classes, groups of overlapping instances with parts, shadows and lighting.
+Scenes: sky, buildings, vegetation, road and sidewalk bands and terrain; instances of thing
+classes in perspective, nearer ones occluding farther ones, some cut by the image border; crowd
+groups; void (ego vehicle, static and dynamic objects). Two styles:
+
+- ``"easy"``: all eight Cityscapes thing classes, walls, fences, poles, signs and lights; every
+  class has its own colour and texture and instances dark outlines, so colour alone tells the
+  classes apart (the unit tests' scenes; its output never changes).
+- ``"hard"``: 6 stuff classes and 3 thing classes (car, person, truck; see
+  :data:`HARD_THINGS`), in groups of side-by-side, overlapping instances. Each region takes one
+  of its class's typical looks, shared with other classes (grey road, grey concrete, overcast
+  sky), textures come from one bank shared by all classes, every instance has its own colour
+  and parts (windows and tyres, heads and trousers), plus shadows, lighting, blur and noise:
+  colour alone classifies under half of the pixels. Thin classes (poles, signs, lights,
+  fences) are left out: at the demo's 256 x 128 they would be a pixel or two wide.
+
 Output is a pure function of the arguments (one RNG per image).
 """
 import os
@@ -30,6 +38,14 @@ from cityscapesscripts.helpers.labels import labels, name2label
 from paddleseg_panoptic.datasets.prepare import convert_to_panoptic
 
 STYLES = ("easy", "hard")
+
+# Named sets: what the quick-start configs expect under their dataset_root.
+PRESETS = {
+    # configs/quick_start/*_toy.yml (the tests' kind of scenes): data/toy_cityscapes
+    "toy": {"style": "easy", "height": 256, "width": 512, "num_train": 48, "num_val": 12},
+    # the demo's config, configs/quick_start/*_demo.yml: data/toy_cityscapes_hard
+    "demo": {"style": "hard", "height": 128, "width": 256, "num_train": 300, "num_val": 30},
+}
 CITIES = {"train": ("aachen", "bremen"), "val": ("frankfurt",), "test": ("berlin",)}
 
 # Image colour (RGB) and texture (period in px, angle in degrees) per label name: well-separated
@@ -138,22 +154,35 @@ def _easy_objects(rng, height, width, horizon):
         yield y1, j, crowd, h, w, x0
 
 
+# Hard scenes: the thing classes drawn and how often. Few classes, each seen often enough in a
+# few hundred images to be learned from scratch in minutes.
+HARD_THINGS = {"car": 5, "person": 4, "truck": 1}
+
+
 def _hard_objects(rng, height, width, horizon):
-    """2-5 groups of 1-3 things in the nearer part of the ground; members of a group stand
-    side by side and partly overlap (the nearer one in front), like parked cars or people
-    walking together. ``(y1, j, crowd, h, w, x0)`` far to near."""
-    prob = _thing_frequencies()
+    """2-5 groups of 1-3 things of :data:`HARD_THINGS` in the nearer part of the ground;
+    members of a group stand side by side and partly overlap (the nearer one in front), like
+    parked cars or people walking together. ``(y1, j, crowd, h, w, x0)`` far to near."""
+    names = [t[0] for t in THINGS]
+    kinds = [names.index(name) for name in HARD_THINGS]
+    prob = np.array(list(HARD_THINGS.values()), dtype=float)
     objects = []
     for _ in range(int(rng.integers(2, 6))):
-        j = int(rng.choice(len(THINGS), p=prob))
-        y1 = horizon + (height - horizon) * rng.uniform(0.3, 1.0)
+        j = kinds[int(rng.choice(len(kinds), p=prob / prob.sum()))]
+        y1 = horizon + (height - horizon) * rng.uniform(0.35, 1.0)
         crowd = bool(rng.random() < 0.1)
-        h, w = _size_at(height, horizon, y1, j)
-        x0 = rng.uniform(-w * 0.4, width - w * 0.6)
-        step = rng.choice((-1, 1)) * w * rng.uniform(0.5, 0.85)
+        person = THINGS[j][2] < 1
+        # People are drawn a third larger than in the easy scenes (near pedestrians), so that
+        # at 256 x 128 they are still several output pixels (stride 4) wide.
+        grow = 1.3 if person else 1.0
+        h, w = (v * grow for v in _size_at(height, horizon, y1, j))
+        x0 = rng.uniform(-w * 0.3, width - w * 0.7)
+        # People keep more apart than parked cars: their centres must stay distinct.
+        overlap = (0.85, 1.15) if person else (0.55, 0.9)
+        step = rng.choice((-1, 1)) * w * rng.uniform(*overlap)
         for m in range(1 if crowd else int(rng.integers(1, 4))):
             y = y1 + m * (height - horizon) * rng.uniform(0.0, 0.06)
-            hm, wm = _size_at(height, horizon, y, j)
+            hm, wm = (v * grow for v in _size_at(height, horizon, y, j))
             objects.append((int(min(y, height - 1)), j, crowd, hm, wm, x0 + m * step))
     objects.sort(key=lambda o: o[0])
     return objects
@@ -166,8 +195,8 @@ def make_scene(rng, height, width, style="easy"):
         rng (np.random.Generator): the only source of randomness.
         height (int), width (int): size in pixels.
         style (str): ``"easy"`` (6-12 things of every size, the original scenes) or
-            ``"hard"`` (3-9 larger things, often in overlapping rows: parked cars, groups of
-            people).
+            ``"hard"`` (2-15 larger cars, people and trucks, often in overlapping rows: parked
+            cars, groups of people; no thin stuff classes).
 
     Returns:
         tuple: ``label_ids`` [H, W] uint8 Cityscapes label ids and ``instance_ids`` [H, W]
@@ -185,7 +214,8 @@ def make_scene(rng, height, width, style="easy"):
         w = int(rng.integers(width // 10, width // 4))
         top = int(rng.integers(int(height * 0.05), horizon - height // 8))
         mask = (rows >= top) & (rows < horizon) & (cols >= x) & (cols < x + w)
-        c.paint(mask, "wall" if rng.random() < 0.15 else "building")
+        wall = rng.random() < 0.15
+        c.paint(mask, "wall" if wall and style == "easy" else "building")
         x += w
     for _ in range(rng.integers(1, 4)):  # trees
         cx = int(rng.integers(0, width))
@@ -203,11 +233,11 @@ def make_scene(rng, height, width, style="easy"):
     c.paint(ground & (np.abs(cols - centre) < half), "road")
     if rng.random() < 0.7:
         c.paint(ground & (cols < centre - half - width * (0.05 + 0.25 * depth)), "terrain")
-    if rng.random() < 0.5:
+    if rng.random() < 0.5 and style == "easy":
         c.paint((rows >= horizon - height // 12) & (rows < horizon + height // 40)
                 & (cols > width * rng.uniform(0.6, 0.8)), "fence")
-    # Poles with signs or lights.
-    for _ in range(rng.integers(1, 4)):
+    # Poles with signs or lights (easy scenes only: a few pixels wide at the hard scenes' size).
+    for _ in range(rng.integers(1, 4) if style == "easy" else 0):
         px = int(rng.integers(0, width))
         bottom = int(horizon + rng.integers(0, max((height - horizon) // 2, 1)))
         top = int(height * rng.uniform(0.1, 0.3))
@@ -275,18 +305,21 @@ def render_image(rng, label_ids, instance_ids, style="easy"):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-# Hard style: every region draws its colour from a wide range around its class's typical
-# colour (RGB centre, spread) - ranges overlap between classes - and its texture from one bank
-# shared by all classes. Things draw from their own (wider) ranges per instance and have parts.
-HARD_COLOURS = {
-    "road": ((95, 95, 100), 45), "sidewalk": ((150, 140, 140), 60),
-    "building": ((140, 120, 110), 90), "wall": ((160, 150, 130), 70),
-    "fence": ((130, 130, 110), 70), "pole": ((130, 130, 130), 60),
-    "traffic light": ((80, 80, 60), 60), "traffic sign": ((200, 180, 60), 90),
-    "vegetation": ((70, 120, 60), 50), "terrain": ((120, 140, 80), 60),
-    "sky": ((150, 180, 220), 50), "ego vehicle": ((40, 40, 40), 30),
-    "static": ((110, 100, 90), 80), "dynamic": ((110, 90, 70), 80),
+# Hard style: every stuff region takes one of its class's typical looks (RGB), as real
+# buildings are brick, concrete or glass, plus a random shift of up to REGION_COLOUR_SPREAD per
+# channel; looks are shared between classes (grey road, grey sidewalk, grey concrete, overcast
+# sky), so colour alone does not tell the class. Textures come from one bank shared by all
+# classes. Things draw any colour per instance and have parts.
+HARD_LOOKS = {
+    "road": ((85, 85, 90), (120, 120, 125), (70, 65, 80)),
+    "sidewalk": ((150, 150, 150), (170, 130, 120), (190, 180, 150)),
+    "building": ((150, 80, 60), (150, 150, 150), (200, 190, 160), (100, 130, 160)),
+    "vegetation": ((60, 120, 50), (40, 80, 40), (160, 120, 50)),
+    "terrain": ((130, 160, 80), (140, 110, 80), (150, 150, 150)),
+    "sky": ((120, 170, 230), (190, 190, 195), (230, 170, 120)),
+    "ego vehicle": ((40, 40, 40),), "static": ((110, 100, 90),), "dynamic": ((110, 90, 70),),
 }
+REGION_COLOUR_SPREAD = 25
 THING_COLOUR_SPREAD = 120  # around mid-grey: any colour, as cars and clothes come
 WINDOW_COLOUR = (50, 60, 75)  # vehicle windows and tyres: dark in every class
 SKIN_COLOURS = ((230, 190, 160), (190, 140, 100), (120, 80, 60))
@@ -317,13 +350,13 @@ def _colour_near(rng, centre, spread):
 
 
 def _paint_region(rng, image, mask, colour, yy, xx):
-    strength = rng.uniform(0.05, 0.3)
+    strength = rng.uniform(0.03, 0.15)
     image[mask] = colour * (1 + strength * _texture(rng, yy, xx)[mask][:, None])
 
 
 def _render_hard(rng, label_ids, instance_ids):
-    """Colours a scene so that colour does not give the class away: per-region colours drawn
-    from overlapping ranges, textures shared by all classes, per-instance colours with parts
+    """Colours a scene so that colour does not give the class away: per-region looks shared
+    between classes (:data:`HARD_LOOKS`), textures shared by all classes, per-instance colours with parts
     (vehicle windows and tyres, heads, shirts and trousers), cast shadows, a light gradient
     over the image, global gain, blur and noise; no outlines."""
     height, width = label_ids.shape
@@ -331,10 +364,17 @@ def _render_hard(rng, label_ids, instance_ids):
     image = np.zeros((height, width, 3), dtype=np.float32)
     for lid in np.unique(label_ids):
         name = labels[[l.id for l in labels].index(int(lid))].name
-        centre, spread = HARD_COLOURS.get(name, ((128, 128, 128), THING_COLOUR_SPREAD))
         mask = (label_ids == lid) & (instance_ids < 1000)
-        if mask.any():  # stuff, void and crowd groups: one colour and texture per class
-            _paint_region(rng, image, mask, _colour_near(rng, centre, spread), yy, xx)
+        if not mask.any():
+            continue
+        # Stuff and void: one of the class's looks; crowd groups of things: any colour.
+        looks = HARD_LOOKS.get(name)
+        if looks is None:
+            colour = _colour_near(rng, (128, 128, 128), THING_COLOUR_SPREAD)
+        else:
+            colour = _colour_near(rng, looks[int(rng.integers(0, len(looks)))],
+                                  REGION_COLOUR_SPREAD)
+        _paint_region(rng, image, mask, colour, yy, xx)
     for iid in np.unique(instance_ids[instance_ids >= 1000]):
         mask = instance_ids == iid
         _paint_region(rng, image, mask, _colour_near(rng, (128, 128, 128),

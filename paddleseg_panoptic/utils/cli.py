@@ -26,7 +26,22 @@ def add_common_args(parser, during=None, opts_example=None):
 
 
 def parse_args(parser, argv=None):
-    """``parser.parse_args(argv)``, then the checks of :func:`check_postprocess_args`."""
+    """``parser.parse_args(argv)``, then the checks of :func:`check_postprocess_args`.
+
+    When the tool has ``--config`` and it names a config with a ``postprocess`` section, its
+    values are the defaults of ``--threshold``, ``--nms_kernel`` and ``--top_k``.
+    """
+    known, _ = parser.parse_known_args(argv)
+    if getattr(known, "config", None) and hasattr(known, "threshold"):
+        from paddleseg_panoptic.cvlibs.builder import ConfigError
+        from paddleseg_panoptic.cvlibs.config import Config
+
+        try:
+            settings = Config(known.config, opts=getattr(known, "opts", None)).postprocess
+        except ConfigError as e:
+            parser.error(str(e))
+        parser.set_defaults(threshold=settings["threshold"], nms_kernel=settings["nms_kernel"],
+                            top_k=settings["top_k"] or 0)
     args = parser.parse_args(argv)
     check_postprocess_args(parser, args)
     return args
