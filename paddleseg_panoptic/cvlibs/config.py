@@ -419,15 +419,13 @@ class Config:
         if not isinstance(spec, dict) or set(spec) - set(POSTPROCESS_DEFAULTS):
             raise ConfigError("{}: `postprocess` may only set {}, got {!r}".format(
                 self.path, ", ".join(POSTPROCESS_DEFAULTS), spec))
+        kinds = {"threshold": float, "nms_kernel": int, "top_k": int}
         out = dict(POSTPROCESS_DEFAULTS)
-        if spec.get("threshold") is not None:
-            out["threshold"] = _number(spec["threshold"], "postprocess.threshold", self.path)
-        if spec.get("nms_kernel") is not None:
-            out["nms_kernel"] = _number(spec["nms_kernel"], "postprocess.nms_kernel", self.path,
-                                        int)
-        if spec.get("top_k") is not None:
-            top_k = _number(spec["top_k"], "postprocess.top_k", self.path, int)
-            out["top_k"] = top_k if top_k > 0 else None
+        for key, value in spec.items():
+            if value is not None:
+                out[key] = _number(value, "postprocess." + key, self.path, kinds[key])
+        if out["top_k"] is not None and out["top_k"] <= 0:
+            out["top_k"] = None  # no limit, as --top_k 0
         return out
 
     # ------------------------------------------------------------------ output
