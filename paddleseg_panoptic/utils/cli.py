@@ -3,6 +3,8 @@
 
 The post-processing defaults come from ``postprocess/defaults.py`` only.
 """
+import os
+
 from paddleseg_panoptic.postprocess.defaults import NMS_KERNEL, THRESHOLD, TOP_K
 from paddleseg_panoptic.utils.device import DEVICES
 from paddleseg_panoptic.utils.panoptic_ids import DEFAULT_INSTANCE_SCORE, INSTANCE_SCORES
@@ -29,15 +31,17 @@ def parse_args(parser, argv=None):
     """``parser.parse_args(argv)``, then the checks of :func:`check_postprocess_args`.
 
     When the tool has ``--config`` and it names a config with a ``postprocess`` section, its
-    values are the defaults of ``--threshold``, ``--nms_kernel`` and ``--top_k``.
+    values are the defaults of ``--threshold``, ``--nms_kernel`` and ``--top_k``. A config
+    file that does not exist is left to the tool, which names it when it loads the config.
     """
     known, _ = parser.parse_known_args(argv)
-    if getattr(known, "config", None) and hasattr(known, "threshold"):
+    config = getattr(known, "config", None)
+    if config and os.path.isfile(config) and hasattr(known, "threshold"):
         from paddleseg_panoptic.cvlibs.builder import ConfigError
         from paddleseg_panoptic.cvlibs.config import Config
 
         try:
-            settings = Config(known.config, opts=getattr(known, "opts", None)).postprocess
+            settings = Config(config, opts=getattr(known, "opts", None)).postprocess
         except ConfigError as e:
             parser.error(str(e))
         parser.set_defaults(threshold=settings["threshold"], nms_kernel=settings["nms_kernel"],
