@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The whole pipeline on CPU: set up .venv, make a synthetic Cityscapes-format data set, time
-# the first training iterations and plan the run, train, evaluate, predict on the toy
-# validation images. Everything is written under output/demo/ and data/.
+# The whole pipeline on CPU: set up .venv, make a synthetic Cityscapes-format data set, train
+# for a time budget (the run times its iterations and plans how many fit), evaluate, predict
+# on the toy validation images. Everything is written under output/demo/ and data/.
 #
 # Usage: bash scripts/demo.sh [--style hard|easy] [--time_budget MIN] [--iters N] [--nproc P]
 #   --style S          hard (default): scenes colour alone does not explain (per-region looks
 #                      shared between classes, per-instance colours, shared textures, groups of
 #                      overlapping people and cars) and the CPU quick-start recipe;
 #                      easy: flat-coloured scenes and the small toy config
-#   --time_budget MIN  minutes of training (default 14, or DEMO_TIME_BUDGET): the run trains
-#                      as many iterations as the timed first ones say fit, at most --iters
+#   --time_budget MIN  minutes of training (default 15, or DEMO_TIME_BUDGET): the run times
+#                      its iterations and trains as many as fit, at most --iters, ending its
+#                      learning-rate schedule there; 0: no budget
 #   --iters N          iterations (default: the config's, or DEMO_ITERS); with no time budget
 #                      (--time_budget 0) exactly N
 #   --nproc P          training processes, one per CPU core (default: 2 when the machine has
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STYLE=${DEMO_STYLE:-hard}
-BUDGET=${DEMO_TIME_BUDGET:-14}
+BUDGET=${DEMO_TIME_BUDGET:-15}
 ITERS=${DEMO_ITERS:-}
 CORES=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 NPROC=${DEMO_NPROC:-$(( CORES >= 2 ? 2 : 1 ))}
@@ -70,23 +71,22 @@ fi
 echo "== data: the '$PRESET' synthetic Cityscapes-format set -> $DATA"
 $PY tools/make_toy_cityscapes.py --out "$DATA" --preset "$PRESET"
 
-echo "== timing the first training iterations of $CONFIG ($NPROC process(es) x batch $BATCH)"
 rm -rf "$OUT"
 mkdir -p "$OUT"
-# 16 probe iterations: the first ones of a process are slower; 15 are timed.
-PLAN=(--config "$CONFIG" --batch_size "$BATCH" --num_workers "$WORKERS" --device cpu
-      --probe_iters 16 --iters_file "$OUT/iters.txt")
-[ -n "$ITERS" ] && PLAN+=(--iters "$ITERS")
-[ "$BUDGET" != "0" ] && PLAN+=(--time_budget "$BUDGET")
-"${RUN[@]}" tools/time_training.py "${PLAN[@]}" 2>&1 | grep --line-buffered -Ev "^\S* \S* \[INFO\]|$NOISE"
-ITERS=$(cat "$OUT/iters.txt")
+[ -n "$ITERS" ] || ITERS=$("$PY" -c "import sys; from paddleseg_panoptic.cvlibs import Config
+print(Config(sys.argv[1]).iters)" "$CONFIG")
+TRAIN=(--config "$CONFIG" --iters "$ITERS" --batch_size "$BATCH" --save_interval
+       "$(( ITERS / 2 > 0 ? ITERS / 2 : 1 ))" --do_eval --use_vdl --seed 0 --num_workers
+       "$WORKERS" --log_iters 50 --device cpu --save_dir "$OUT")
+if [ "$BUDGET" != "0" ]; then
+  TRAIN+=(--time_budget "$BUDGET")
+  LENGTH="$BUDGET minutes, at most $ITERS iterations"
+else
+  LENGTH="$ITERS iterations"
+fi
+echo "== training on CPU for $LENGTH ($NPROC process(es) x batch $BATCH) -> $OUT"
+"${RUN[@]}" tools/train.py "${TRAIN[@]}" 2>&1 | grep --line-buffered -Ev "$NOISE"
 rm -rf "$OUT/launch"
-
-echo "== training for $ITERS iterations on CPU -> $OUT"
-SAVE=$(( ITERS / 2 > 0 ? ITERS / 2 : 1 ))
-"${RUN[@]}" tools/train.py --config "$CONFIG" --iters "$ITERS" --batch_size "$BATCH" \
-  --save_interval "$SAVE" --do_eval --use_vdl --seed 0 --num_workers "$WORKERS" \
-  --log_iters 50 --device cpu --save_dir "$OUT" 2>&1 | grep --line-buffered -Ev "$NOISE"
 $PY tools/plot_log.py "$OUT" --out "$OUT/curves.png"
 
 echo "== evaluating $OUT/best_model on the toy validation set"
@@ -97,12 +97,14 @@ echo "== predicting on the toy validation images -> $OUT/result"
 $PY tools/predict.py --config "$CONFIG" --model_path "$OUT/best_model/model.pdparams" \
   --image_path "$DATA/leftImg8bit/val" --save_dir "$OUT/result" --device cpu
 
+DONE=$($PY -c "import json, sys; print(json.load(open(sys.argv[1]))['iteration'])" \
+  "$OUT/train_summary.json")
 RESULT=$($PY -c "import json, sys; p = json.load(open(sys.argv[1]))['pan_seg']
 print('PQ {:.1f}, things PQ {:.1f}, stuff PQ {:.1f}'.format(
     *(100 * p[k]['pq'] for k in ('All', 'Things', 'Stuff'))))" "$OUT/val_results.json")
 cat <<MSG
 
-Demo finished in $(( $(date +%s) - start )) s ($ITERS training iterations, $NPROC process(es)).
+Demo finished in $(( $(date +%s) - start )) s ($DONE training iterations, $NPROC process(es)).
   toy-val result:        $RESULT (best checkpoint)
   checkpoints and logs:  $OUT/ (VisualDL: visualdl --logdir $OUT)
   training curves:       $OUT/curves.png (from $OUT/metrics.jsonl; log: $OUT/train.log)

@@ -148,7 +148,7 @@ def test_help_lists_every_flag(capsys, load_tool):
                  "--resume_model", "--save_dir", "--keep_checkpoint_max", "--num_workers",
                  "--do_eval", "--log_iters", "--use_vdl", "--threshold", "--nms_kernel",
                  "--top_k", "--device", "--seed", "--opts", "--precision", "--amp_level",
-                 "--use_ema"):
+                 "--use_ema", "--time_budget"):
         assert flag in out, flag
     args = tool.parse_args(["--config", "x.yml"])
     # the training defaults (docs/training.md); post-processing from postprocess/defaults.py.
@@ -158,6 +158,11 @@ def test_help_lists_every_flag(capsys, load_tool):
     assert (args.device, args.seed, args.resume_model, args.do_eval) == ("auto", None, None,
                                                                          False)
     assert (args.precision, args.amp_level, args.use_ema) == ("fp32", "O1", False)
+    assert args.time_budget is None
+    with pytest.raises(SystemExit) as info:
+        tool.parse_args(["--config", "x.yml", "--time_budget", "0"])
+    assert info.value.code == 2
+    assert "--time_budget must be positive, got 0.0" in capsys.readouterr().err
 
 
 def test_do_eval_keeps_best_model_and_logs_metrics(toy_cityscapes_root, tmp_path):

@@ -25,6 +25,11 @@ def parse_args(argv=None):
     parser.add_argument("--config", required=True, help="YAML config file")
     parser.add_argument("--iters", type=int, default=None,
                         help="total iterations (replaces the config's `iters`)")
+    parser.add_argument("--time_budget", type=float, default=None, metavar="MIN",
+                        help="minutes of training: the run times its iterations, trains as many "
+                        "of --iters as fit (re-planned every 10 iterations) and ends the "
+                        "learning-rate schedule there; the last checkpoint and evaluation "
+                        "come after it")
     parser.add_argument("--batch_size", type=int, default=None,
                         help="batch size per process (replaces the config's `batch_size`)")
     parser.add_argument("--learning_rate", type=float, default=None,
@@ -62,7 +67,10 @@ def parse_args(argv=None):
                         "the resumed checkpoint's seed, else random; always recorded)")
     cli.add_common_args(parser, during="evaluation",
                         opts_example="train_dataset.dataset_root=data/x")
-    return cli.parse_args(parser, argv)
+    args = cli.parse_args(parser, argv)
+    if args.time_budget is not None and not args.time_budget > 0:
+        parser.error("--time_budget must be positive, got {}".format(args.time_budget))
+    return args
 
 
 def main(argv=None):
@@ -76,7 +84,8 @@ def main(argv=None):
             resume_model=args.resume_model, num_workers=args.num_workers,
             do_eval=args.do_eval, log_iters=args.log_iters, use_vdl=args.use_vdl,
             device=args.device, seed=args.seed, precision=args.precision,
-            amp_level=args.amp_level, use_ema=args.use_ema, **cli.postprocess_kwargs(args))
+            amp_level=args.amp_level, use_ema=args.use_ema, time_budget=args.time_budget,
+            **cli.postprocess_kwargs(args))
     except (TrainingError, ConfigError, FileNotFoundError, SampleError) as e:
         print("train.py: error: {}".format(e), file=sys.stderr, flush=True)
         return 1

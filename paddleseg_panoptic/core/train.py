@@ -31,6 +31,7 @@ from paddleseg_panoptic.core.train_data import build_train_loader, seed_step
 from paddleseg_panoptic.core.train_ema import EMA_FILE, ModelEMA
 from paddleseg_panoptic.core.train_guard import TrainingError, TrainingInterrupted
 from paddleseg_panoptic.core.train_logging import TrainLogger
+from paddleseg_panoptic.core.train_plan import TimeBudget, set_schedule_length
 from paddleseg_panoptic.core.train_records import METRICS_FILE, MetricsLog, logged_to_save_dir
 from paddleseg_panoptic.core.train_visuals import validation_panels
 from paddleseg_panoptic.losses import build_panoptic_loss
@@ -122,7 +123,7 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
           save_dir="./output", save_interval=1000, keep_checkpoint_max=5, resume_model=None,
           num_workers=0, do_eval=False, log_iters=10, use_vdl=False, threshold=THRESHOLD,
           nms_kernel=NMS_KERNEL, top_k=TOP_K, precision="fp32", amp_level="O1",
-          use_ema=False):
+          use_ema=False, time_budget=None):
     """Train ``model`` on ``train_dataset``; call on every launched process.
 
     Args:
@@ -151,6 +152,10 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
         amp_level (str): ``O1`` or ``O2``.
         use_ema (bool): keep an average of the weights (``core/train_ema.py``); it is what
             the evaluation sees and ``best_model/`` holds.
+        time_budget (float, optional): minutes of training: the run times its iterations,
+            trains as many of ``iters`` as fit (re-planned every 10 iterations) and ends the
+            learning-rate schedule there (``core/train_plan.py``). The last checkpoint and
+            its evaluation come after the budget.
 
     Returns:
         dict: ``{'iteration', 'last_checkpoint', 'best', 'param_digests' (one SHA-256 of the
@@ -167,6 +172,8 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
     if iters <= 0 or save_interval <= 0 or log_iters <= 0:
         raise ValueError("iters, save_interval and log_iters must be positive, got {}, {}, "
                          "{}".format(iters, save_interval, log_iters))
+    if time_budget is not None and not time_budget > 0:
+        raise ValueError("time_budget must be positive, got {}".format(time_budget))
     if do_eval and val_dataset is None:
         raise ValueError("do_eval needs a val_dataset (the config has no `val_dataset`)")
     rank, world = get_rank(), get_world_size()
@@ -234,6 +241,8 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
     iteration, last_losses = start_iter, None
     # Whole-run timing, leaving out the first iteration (worker start-up, allocations).
     timing = {"iterations": 0, "batch_cost": 0.0, "reader_cost": 0.0}
+    max_iters = iters
+    budget = TimeBudget(time_budget, iters, start_iter) if time_budget is not None else None
     try:
         while iteration < iters:
             epoch = sampler.epoch + 1  # 1-based for the log, as the reference's
@@ -248,6 +257,8 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                     ema.update(plain_model, iteration)
                 batch_cost = time.perf_counter() - tic
                 train_logger.update(last_losses, reader_cost, batch_cost)
+                if budget is not None and budget.update(iteration):
+                    iters = train_logger.iters = _replan(budget, iters, scheduler, is_main)
                 if iteration > start_iter + 1:
                     timing["iterations"] += 1
                     timing["batch_cost"] += batch_cost
@@ -275,6 +286,9 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
                                   getattr(e, "signum", signal.SIGINT)) from None
     finally:
         train_logger.close()
+    if budget is not None and iteration < max_iters and is_main:
+        logger.info("Stopped at iteration {} of {}: the time budget of {:g} min is "
+                    "spent".format(iteration, max_iters, time_budget))
 
     digests = _gather_digests(plain_model)
     if is_main and len(set(digests)) != 1:
@@ -284,6 +298,20 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
         timing["reader_cost"] /= timing["iterations"]
     return {"iteration": iteration, "last_checkpoint": last_ckpt, "best": best,
             "param_digests": digests, "last_losses": last_losses, "timing": timing}
+
+
+def _replan(budget, iters, scheduler, is_main):
+    """The new length of a run under a time budget; its learning-rate schedule ends there.
+    The first plan is logged; later ones show in the log lines' ``iter: N/planned``."""
+    if scheduler is not None and budget.planned != iters:
+        set_schedule_length(scheduler, budget.planned)
+    if budget.plans == 1 and is_main:
+        logger.info("Time budget {:g} min: {:.2f} s per iteration, planning {} of {} iterations "
+                    "(about {:.1f} min; re-planned every {} iterations)".format(
+                        budget.minutes, budget.seconds_per_iter, budget.planned,
+                        budget.max_iters, budget.planned * budget.seconds_per_iter / 60,
+                        budget.every))
+    return budget.planned
 
 
 def _start_ema(model, resume_dir):

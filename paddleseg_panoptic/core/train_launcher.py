@@ -56,7 +56,7 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
                  save_dir="./output", save_interval=1000, keep_checkpoint_max=5,
                  resume_model=None, num_workers=0, do_eval=False, log_iters=10, use_vdl=False,
                  threshold=THRESHOLD, nms_kernel=NMS_KERNEL, top_k=TOP_K, device="auto",
-                 seed=None, precision="fp32", amp_level="O1", use_ema=False):
+                 seed=None, precision="fp32", amp_level="O1", use_ema=False, time_budget=None):
     """Load ``config``, build everything and train (every launched process calls this).
 
     Args:
@@ -103,9 +103,12 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
     optimizer = cfg.build_optimizer(model)
     if get_rank() == 0:
         write_run_records(save_dir, str(cfg), environment_info(device, world, seed))
-        logger.info("Training {} for {} iterations, batch size {} x {} process(es), seed {}, "
+        budget = "" if time_budget is None else " at most (as many as fit in {:g} min)".format(
+            time_budget)
+        logger.info("Training {} for {} iterations{}, batch size {} x {} process(es), seed {}, "
                     "device {}, precision {}{}{}; output in {}".format(
-                        cfg.path, cfg.iters, cfg.batch_size, world, seed, device, precision,
+                        cfg.path, cfg.iters, budget, cfg.batch_size, world, seed, device,
+                        precision,
                         "" if precision == "fp32" else " " + amp_level,
                         ", EMA of the weights" if use_ema else "", save_dir))
     summary = train(
@@ -114,7 +117,7 @@ def run_training(config, *, iters=None, batch_size=None, learning_rate=None, opt
         save_dir=save_dir, save_interval=save_interval, keep_checkpoint_max=keep_checkpoint_max,
         resume_model=resume_dir, num_workers=num_workers, do_eval=do_eval, log_iters=log_iters,
         use_vdl=use_vdl, threshold=threshold, nms_kernel=nms_kernel, top_k=top_k,
-        precision=precision, amp_level=amp_level, use_ema=use_ema)
+        precision=precision, amp_level=amp_level, use_ema=use_ema, time_budget=time_budget)
     if get_rank() == 0:
         with open(os.path.join(save_dir, SUMMARY_FILE), "w", encoding="utf-8") as f:
             json.dump(dict(summary, seed=seed, world_size=world), f, indent=2, sort_keys=True)
