@@ -38,6 +38,8 @@ VARIANTS = {
     "lr004": (2, None, ["--learning_rate", "0.004"], [], "learning rate 0.004"),
     "lr002": (2, None, ["--learning_rate", "0.002"], [], "learning rate 0.002"),
     "center_weight800": (2, None, [], ["loss.coef=[1, 800, 0.05]"], "4x the centre loss weight"),
+    "offset_weight02": (2, None, [], ["loss.coef=[1, 200, 0.2]"],
+                        "4x the offset loss weight"),
     "sigma8": (2, None, [], ["train_dataset.center_sigma=8"],
                "the reference's 8 px centre Gaussians"),
     "resnet18": (2, 400, [], ["model.backbone={type: ResNet18_vd, output_stride: 32, "

@@ -86,7 +86,6 @@ else
 fi
 echo "== training on CPU for $LENGTH ($NPROC process(es) x batch $BATCH) -> $OUT"
 "${RUN[@]}" tools/train.py "${TRAIN[@]}" 2>&1 | grep --line-buffered -Ev "$NOISE"
-rm -rf "$OUT/launch"
 $PY tools/plot_log.py "$OUT" --out "$OUT/curves.png"
 
 echo "== evaluating $OUT/best_model on the toy validation set"

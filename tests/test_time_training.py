@@ -129,8 +129,8 @@ def test_tool_times_a_probe_and_writes_the_plan(toy_cityscapes_root, tmp_path):
 
 
 def test_two_processes_plan_once(toy_cityscapes_root, tmp_path):
-    # As scripts/demo.sh plans a run of one process per core: every process trains the
-    # probe, the first one alone prints and writes the plan.
+    # A run of one process per core is planned by a probe started the same way: every
+    # process trains the probe, the first one alone prints and writes the plan.
     plan = tmp_path / "iters.txt"
     proc = subprocess.run(
         [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
