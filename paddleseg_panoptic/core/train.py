@@ -172,8 +172,6 @@ def train(model, train_dataset, optimizer, loss, *, iters, batch_size, seed, val
     if iters <= 0 or save_interval <= 0 or log_iters <= 0:
         raise ValueError("iters, save_interval and log_iters must be positive, got {}, {}, "
                          "{}".format(iters, save_interval, log_iters))
-    if time_budget is not None and not time_budget > 0:
-        raise ValueError("time_budget must be positive, got {}".format(time_budget))
     if do_eval and val_dataset is None:
         raise ValueError("do_eval needs a val_dataset (the config has no `val_dataset`)")
     rank, world = get_rank(), get_world_size()
