@@ -55,9 +55,12 @@ bash scripts/setup_env.sh
 PY=.venv/bin/python
 OUT=output/demo
 export PYTHONWARNINGS=ignore PYTHONUNBUFFERED=1
-BATCH=$(( $("$PY" -c "import sys; from paddleseg_panoptic.cvlibs import Config
-print(Config(sys.argv[1]).batch_size)" "$CONFIG") / NPROC ))
-BATCH=$(( BATCH > 0 ? BATCH : 1 ))
+SIZES=$("$PY" -c "import sys
+from paddleseg_panoptic.cvlibs import Config
+c = Config(sys.argv[1]); print(c.batch_size, c.iters)" "$CONFIG")
+read -r CONFIG_BATCH CONFIG_ITERS <<< "$SIZES"
+BATCH=$(( CONFIG_BATCH / NPROC > 0 ? CONFIG_BATCH / NPROC : 1 ))
+ITERS=${ITERS:-$CONFIG_ITERS}
 # The launcher's and Paddle's start-up chatter (the training log itself is kept).
 NOISE='^LAUNCH|^[IWE][0-9]{4} |FLAGS|^=+$'
 if [ "$NPROC" -gt 1 ]; then
@@ -73,8 +76,6 @@ $PY tools/make_toy_cityscapes.py --out "$DATA" --preset "$PRESET"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-[ -n "$ITERS" ] || ITERS=$("$PY" -c "import sys; from paddleseg_panoptic.cvlibs import Config
-print(Config(sys.argv[1]).iters)" "$CONFIG")
 TRAIN=(--config "$CONFIG" --iters "$ITERS" --batch_size "$BATCH" --save_interval
        "$(( ITERS / 2 > 0 ? ITERS / 2 : 1 ))" --do_eval --use_vdl --seed 0 --num_workers
        "$WORKERS" --log_iters 50 --device cpu --save_dir "$OUT")

@@ -26,11 +26,12 @@ __all__ = ["TimeBudget", "set_schedule_length", "probe_training", "plan_iters"]
 class TimeBudget:
     """Fits training into ``minutes``: re-plans the run's iteration count as it goes.
 
-    :meth:`update` is called after every iteration; :attr:`planned` is the plan. The first iteration (start-up) is not
-    timed; after it, every ``every`` iterations the mean time of an iteration so far
-    (checkpoints and evaluations included) says how many more fit in the time left. The plan
-    never exceeds ``max_iters`` and never goes below the iterations already done. With several
-    processes the first one's plan is broadcast, so that all stop at the same iteration.
+    :meth:`update` is called after every iteration; :attr:`planned` is the plan. The first
+    iteration (start-up) is not timed; after it, every ``every`` iterations the mean time of
+    an iteration so far (checkpoints and evaluations included) says how many more fit in the
+    time left. The plan never exceeds ``max_iters`` and never goes below the iterations
+    already done. With several processes the first one's plan is broadcast, so that all stop
+    at the same iteration.
 
     Args:
         minutes (float): the budget, counted from the creation of this object.

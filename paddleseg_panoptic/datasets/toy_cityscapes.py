@@ -356,9 +356,9 @@ def _paint_region(rng, image, mask, colour, yy, xx):
 
 def _render_hard(rng, label_ids, instance_ids):
     """Colours a scene so that colour does not give the class away: per-region looks shared
-    between classes (:data:`HARD_LOOKS`), textures shared by all classes, per-instance colours with parts
-    (vehicle windows and tyres, heads, shirts and trousers), cast shadows, a light gradient
-    over the image, global gain, blur and noise; no outlines."""
+    between classes (:data:`HARD_LOOKS`), textures shared by all classes, per-instance
+    colours with parts (vehicle windows and tyres, heads, shirts and trousers), cast shadows,
+    a light gradient over the image, global gain, blur and noise; no outlines."""
     height, width = label_ids.shape
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     image = np.zeros((height, width, 3), dtype=np.float32)
