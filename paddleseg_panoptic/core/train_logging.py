@@ -86,8 +86,9 @@ class TrainLogger:
 
     def maybe_log(self, iteration, epoch, lr):
         """Write the log line and VisualDL scalars when ``iteration`` is a multiple of
-        ``log_iters``; returns the averaged values then (None otherwise)."""
-        if iteration % self.log_iters != 0 or self._count == 0:
+        ``log_iters`` or the last one (``iters``); returns the averaged values then (None
+        otherwise)."""
+        if (iteration % self.log_iters != 0 and iteration != self.iters) or self._count == 0:
             return None
         count = self._count
         avg = {key: value / count for key, value in self._sums.items()}
